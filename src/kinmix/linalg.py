@@ -1,0 +1,232 @@
+r"""Economic eigendecomposition of a kinship matrix and the rotated inner products.
+
+The single-trait model of kinmix has covariance :math:`s((1-\delta)K + \delta I)`. With the
+economic eigendecomposition :math:`K = Q_0 S_0 Q_0^\top` (:math:`Q_0` is :math:`n\times k`
+with orthonormal columns, :math:`S_0 > 0`, :math:`k \le n`) and any diagonal
+:math:`D_0` (:math:`k` entries) plus a scalar :math:`d_1` for the orthogonal complement,
+the matrix :math:`V = Q_0 D_0 Q_0^\top + d_1 (I - Q_0 Q_0^\top)` satisfies
+
+.. math::
+
+    a^\top V^{-1} b = (Q_0^\top a)^\top D_0^{-1} (Q_0^\top b)
+        + \frac{a^\top b - (Q_0^\top a)^\top (Q_0^\top b)}{d_1},
+
+    \log|V| = \textstyle\sum \log D_0 + (n - k) \log d_1 .
+
+Only :math:`Q_0^\top a`, :math:`Q_0^\top b` and the raw :math:`a^\top b` are needed, so the
+complement :math:`Q_1` is never formed: a rank-:math:`k` kinship costs :math:`O(nk)`
+memory. The seed's form ``((Q0, Q1), S0)`` is accepted and returned; kinmix itself never
+reads ``Q1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._validate import as_matrix, as_vector
+from .errors import InputError
+
+QS = tuple[tuple[np.ndarray, "np.ndarray | None"], np.ndarray]
+
+#: Default relative tolerance: eigenvalues at most ``rtol * max(S)`` count as zero.
+DEFAULT_RTOL = float(np.sqrt(np.finfo(float).eps))
+
+
+def _split_spectrum(S: np.ndarray, rtol: float, name: str) -> int:
+    """Index of the first eigenvalue (ascending ``S``) above the zero threshold."""
+    top = float(S[-1]) if S.size else 0.0
+    if top <= 0.0:
+        raise InputError(f"{name} has no positive eigenvalue: it cannot be a kinship matrix.")
+    threshold = rtol * top
+    if S[0] < -threshold:
+        raise InputError(
+            f"{name} is not positive semi-definite: its smallest eigenvalue is {S[0]:.6g}, "
+            f"below -{threshold:.3g} (= -rtol * largest eigenvalue, rtol={rtol:g}). "
+            "Check how the kinship was built, or project it onto the PSD cone."
+        )
+    return int(np.searchsorted(S, threshold, side="right"))
+
+
+def economic_qs(K: Any, *, rtol: float = DEFAULT_RTOL) -> QS:
+    r"""Economic eigendecomposition of a symmetric positive semi-definite matrix.
+
+    Parameters
+    ----------
+    K : array_like, shape (n, n)
+        Symmetric positive semi-definite matrix, for instance a kinship (GRM).
+    rtol : float
+        Eigenvalues :math:`\le` ``rtol * max(S)`` are treated as zero and dropped;
+        eigenvalues below ``-rtol * max(S)`` mean ``K`` is not PSD and raise.
+
+    Returns
+    -------
+    ((Q0, Q1), S0)
+        ``Q0`` (n×k) spans the eigenvectors of the kept eigenvalues ``S0`` (ascending);
+        ``Q1`` (n×(n−k)) spans the dropped ones (it comes for free from the full
+        decomposition; kinmix never uses it).
+
+    Notes
+    -----
+    Costs one dense symmetric eigendecomposition, :math:`O(n^3)`.
+    """
+    K = as_matrix(K, "K")
+    n = K.shape[0]
+    if K.shape != (n, n):
+        raise InputError(f"K must be square; got shape {K.shape}.")
+    scale = np.abs(K).max()
+    if np.abs(K - K.T).max() > 1e-8 * max(scale, 1e-300):
+        raise InputError("K must be symmetric; K - K.T has entries far from zero.")
+    S, Q = np.linalg.eigh(K)
+    first = _split_spectrum(S, rtol, "K")
+    return (Q[:, first:], Q[:, :first]), S[first:]
+
+
+def economic_qs_linear(G: Any, *, rtol: float = DEFAULT_RTOL, return_q1: bool = False) -> QS:
+    r"""Economic eigendecomposition of :math:`K = GG^\top` without forming :math:`K`.
+
+    Parameters
+    ----------
+    G : array_like, shape (n, r)
+        Factor of the kinship, for instance standardised genotypes divided by :math:`\sqrt r`.
+    rtol : float
+        Relative tolerance below which eigenvalues count as zero (see :func:`economic_qs`).
+    return_q1 : bool
+        Also build the orthogonal complement ``Q1`` (an :math:`O(n^2)` object). By default
+        ``Q1`` is ``None``: kinmix never needs it.
+
+    Returns
+    -------
+    ((Q0, Q1), S0)
+        ``Q0`` (n×k) and ``S0`` (k, descending) with :math:`GG^\top = Q_0 S_0 Q_0^\top`.
+
+    Notes
+    -----
+    When :math:`r < n` this is a thin SVD :math:`G = U\Sigma W^\top`, so
+    :math:`Q_0 = U`, :math:`S_0 = \Sigma^2`, at cost :math:`O(nr^2)` time and :math:`O(nr)`
+    memory. When :math:`r \ge n`, :math:`GG^\top` is formed and :func:`economic_qs` is used.
+    """
+    G = as_matrix(G, "G")
+    n, r = G.shape
+    if r >= n:
+        (Q0, Q1), S0 = economic_qs(G @ G.T, rtol=rtol)
+        return (Q0, Q1 if return_q1 else None), S0
+    U, sv, _ = np.linalg.svd(G, full_matrices=return_q1)
+    S = sv**2
+    keep = S > rtol * S[0] if S.size and S[0] > 0 else np.zeros(S.shape, bool)
+    if not keep.any():
+        raise InputError("G is zero: GGᵀ has no positive eigenvalue.")
+    k = int(keep.sum())
+    Q1 = U[:, k:] if return_q1 else None
+    return (np.ascontiguousarray(U[:, :k]), Q1), S[:k]
+
+
+def unpack_qs(QS: Any, n: int, *, rtol: float = DEFAULT_RTOL) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a ``((Q0, Q1), S0)`` tuple for ``n`` samples and return ``(Q0, S0)``.
+
+    ``Q1`` may be ``None`` or an array; it is ignored. Eigenvalues in ``S0`` that are at
+    most ``rtol * max(S0)`` are dropped, negative ones beyond that tolerance raise.
+    """
+    try:
+        (Q0, _Q1), S0 = QS
+    except (TypeError, ValueError) as exc:
+        raise InputError("QS must be a tuple ((Q0, Q1), S0), as economic_qs returns.") from exc
+    Q0 = as_matrix(Q0, "QS[0][0] (Q0)")
+    S0 = as_vector(S0, "QS[1] (S0)")
+    if Q0.shape[0] != n:
+        raise InputError(f"QS[0][0] (Q0) has {Q0.shape[0]} rows but there are {n} samples.")
+    if Q0.shape[1] != S0.shape[0]:
+        raise InputError(
+            f"QS[0][0] (Q0) has {Q0.shape[1]} columns but QS[1] (S0) has {S0.shape[0]} "
+            "eigenvalues; they must agree."
+        )
+    order = np.argsort(S0, kind="stable")
+    first = _split_spectrum(S0[order], rtol, "QS[1] (S0)")
+    if first:
+        kept = np.sort(order[first:])
+        Q0, S0 = Q0[:, kept], S0[kept]
+    return np.ascontiguousarray(Q0), S0
+
+
+@dataclass(frozen=True)
+class RotatedDesign:
+    r"""Sufficient statistics of :math:`(y, X)` for every covariance :math:`V` above.
+
+    ``Qy`` and ``QX`` are the projections :math:`Q_0^\top y`, :math:`Q_0^\top X`; ``yy``,
+    ``Xy`` and ``XX`` the raw products :math:`y^\top y`, :math:`X^\top y`, :math:`X^\top X`.
+    ``complement`` is False when :math:`k = n` (then the raw products are not needed).
+    """
+
+    n: int
+    S: np.ndarray
+    Qy: np.ndarray
+    QX: np.ndarray
+    yy: float
+    Xy: np.ndarray
+    XX: np.ndarray
+    complement: bool
+
+    @property
+    def k(self) -> int:
+        """Number of kept eigenvalues."""
+        return int(self.S.shape[0])
+
+    @property
+    def c(self) -> int:
+        """Number of covariates."""
+        return int(self.QX.shape[1])
+
+
+def rotate(Q0: np.ndarray, S0: np.ndarray, y: np.ndarray, X: np.ndarray) -> RotatedDesign:
+    """Project ``y`` and ``X`` on ``Q0`` once; every later evaluation is :math:`O(kc^2)`."""
+    n, k = Q0.shape
+    return RotatedDesign(
+        n=n,
+        S=S0,
+        Qy=Q0.T @ y,
+        QX=Q0.T @ X,
+        yy=float(y @ y),
+        Xy=X.T @ y,
+        XX=X.T @ X,
+        complement=k < n,
+    )
+
+
+def inner(
+    Qa: np.ndarray,
+    Qb: np.ndarray,
+    ab: np.ndarray | float,
+    d0: np.ndarray,
+    d1: float,
+    complement: bool,
+) -> np.ndarray:
+    r"""The product :math:`a^\top V^{-1} b` from the rotated and raw products.
+
+    Parameters
+    ----------
+    Qa, Qb : ndarray, shape (k,) or (k, p)
+        :math:`Q_0^\top a` and :math:`Q_0^\top b`.
+    ab : ndarray or float
+        :math:`a^\top b` (ignored when ``complement`` is False).
+    d0 : ndarray, shape (k,)
+        Eigenvalues of :math:`V` on the span of :math:`Q_0`.
+    d1 : float
+        Eigenvalue of :math:`V` on the orthogonal complement.
+    complement : bool
+        Whether the complement is non-trivial (:math:`k < n`).
+    """
+    if not complement:
+        return (Qa.T / d0) @ Qb
+    weights = 1.0 / d0 - 1.0 / d1
+    return (Qa.T * weights) @ Qb + np.asarray(ab) / d1
+
+
+def logdet(d0: np.ndarray, d1: float, n: int) -> float:
+    r""":math:`\log|V| = \sum \log D_0 + (n-k)\log d_1`."""
+    k = d0.shape[0]
+    value = float(np.sum(np.log(d0)))
+    if n > k:
+        value += (n - k) * float(np.log(d1))
+    return value
