@@ -1,0 +1,8 @@
+"""Linear mixed models: limix's :class:`LMM` and :class:`FastScanner`, Hail's
+:class:`LinearMixedModel`, all on one kernel (:mod:`kinmix.lmm._kernel`)."""
+
+from ._hail import LinearMixedModel
+from ._lmm import LMM
+from ._scanner import FastScanner
+
+__all__ = ["LMM", "FastScanner", "LinearMixedModel"]

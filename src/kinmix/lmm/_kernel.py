@@ -1,0 +1,211 @@
+r"""The single-trait LMM kernel: pure functions of the rotated design.
+
+Model: :math:`y \sim N(X\beta, s V)` with :math:`V = Q_0 D_0 Q_0^\top + d_1(I - Q_0Q_0^\top)`.
+The two front ends choose the diagonal:
+
+- limix's :class:`~kinmix.lmm.LMM`: :math:`D_0 = (1-\delta)S_0 + \delta`, :math:`d_1 = \delta`;
+- Hail's :class:`~kinmix.lmm.LinearMixedModel`: :math:`D_0 = S + \gamma^{-1}`,
+  :math:`d_1 = \gamma^{-1}`, which is the same matrix divided by :math:`1-\delta` when
+  :math:`\delta = 1/(1+\gamma)`.
+
+At fixed :math:`(D_0, d_1)` the generalised least squares solution is
+:math:`\hat\beta = A^{-1}X^\top V^{-1}y` with :math:`A = X^\top V^{-1}X`, and the residual sum
+of squares :math:`R(\beta) = (y - X\beta)^\top V^{-1}(y - X\beta)`. The log-likelihood is
+
+.. math::
+
+    \ell = -\tfrac n2 \log 2\pi - \tfrac n2 \log s - \tfrac12\log|V| - \frac{R(\beta)}{2s},
+
+and the restricted one adds
+:math:`\tfrac c2\log 2\pi + \tfrac12\log|X^\top X| - \tfrac12\log|A/s|`. The optimal scale is
+:math:`R/n` (ML) or :math:`R/(n-c)` (REML). Every evaluation costs :math:`O(kc^2)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.optimize import minimize_scalar
+from scipy.special import expit
+
+from ..errors import FitError
+from ..linalg import RotatedDesign, inner, logdet
+
+LOG2PI = float(np.log(2 * np.pi))
+
+#: Smallest admissible δ (and 1 − δ): the square root of the float64 machine epsilon.
+DELTA_MIN = float(np.sqrt(np.finfo(float).eps))
+#: Bounds on log γ = logit(1 − δ) matching ``DELTA_MIN``.
+LOG_GAMMA_LIMIT = float(np.log((1 - DELTA_MIN) / DELTA_MIN))
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Generalised least squares at a fixed covariance diagonal ``(d0, d1)``."""
+
+    d0: np.ndarray
+    d1: float
+    XVX: np.ndarray
+    XVy: np.ndarray
+    yVy: float
+    beta: np.ndarray
+    rss: float
+    logdet: float
+    XVX_cho: tuple
+
+    def residual(self, beta: np.ndarray | None) -> float:
+        """:math:`R(\\beta)`; the optimum's :math:`R(\\hat\\beta)` when ``beta`` is None."""
+        if beta is None:
+            return self.rss
+        return float(self.yVy - 2 * beta @ self.XVy + beta @ self.XVX @ beta)
+
+    def beta_covariance(self, scale: float) -> np.ndarray:
+        """:math:`s A^{-1}`, the covariance of :math:`\\hat\\beta`."""
+        return scale * cho_solve(self.XVX_cho, np.eye(self.XVX.shape[0]))
+
+
+def delta_diagonal(S: np.ndarray, delta: float) -> tuple[np.ndarray, float]:
+    """``(d0, d1)`` of :math:`(1-\\delta)K + \\delta I`."""
+    return (1.0 - delta) * S + delta, delta
+
+
+def delta_from_log_gamma(log_gamma: float) -> float:
+    """:math:`\\delta = 1/(1+e^{\\log\\gamma})`, computed without overflow."""
+    return float(expit(-log_gamma))
+
+
+def solve(design: RotatedDesign, d0: np.ndarray, d1: float) -> Solution:
+    """GLS solution and the quadratic forms at a fixed diagonal (cost :math:`O(kc^2)`)."""
+    comp = design.complement
+    XVX = inner(design.QX, design.QX, design.XX, d0, d1, comp)
+    XVy = inner(design.QX, design.Qy, design.Xy, d0, d1, comp)
+    yVy = float(inner(design.Qy, design.Qy, design.yy, d0, d1, comp))
+    try:
+        cho = cho_factor(XVX, lower=True)
+    except LinAlgError as exc:
+        raise FitError(
+            "Xᵀ V⁻¹ X is singular: the covariates are collinear under this covariance."
+        ) from exc
+    beta = cho_solve(cho, XVy)
+    rss = float(yVy - XVy @ beta)
+    return Solution(d0, d1, XVX, XVy, yVy, beta, rss, logdet(d0, d1, design.n), cho)
+
+
+def _logdet_pd(cho: tuple) -> float:
+    return 2.0 * float(np.sum(np.log(np.diag(cho[0]))))
+
+
+def logdet_XX(design: RotatedDesign) -> float:
+    """:math:`\\log|X^\\top X|`, the constant of the restricted likelihood."""
+    sign, value = np.linalg.slogdet(design.XX)
+    if sign <= 0:
+        raise FitError("XᵀX is singular: the covariates are linearly dependent.")
+    return float(value)
+
+
+def dof(design: RotatedDesign, restricted: bool) -> int:
+    """Degrees of freedom of the scale: n (ML) or n − c (REML)."""
+    return design.n - design.c if restricted else design.n
+
+
+def optimal_scale(
+    design: RotatedDesign, sol: Solution, beta: np.ndarray | None, restricted: bool
+) -> float:
+    """The scale maximising the (restricted) likelihood at ``beta``."""
+    return sol.residual(beta) / dof(design, restricted)
+
+
+def log_likelihood(
+    design: RotatedDesign,
+    sol: Solution,
+    *,
+    scale: float,
+    beta: np.ndarray | None,
+    restricted: bool,
+    logdet_xx: float = 0.0,
+) -> float:
+    """(Restricted) log-likelihood at the given scale and β (β̂ when ``beta`` is None)."""
+    n, c = design.n, design.c
+    value = -0.5 * (n * LOG2PI + n * np.log(scale) + sol.logdet + sol.residual(beta) / scale)
+    if restricted:
+        value += 0.5 * (c * LOG2PI + logdet_xx - _logdet_pd(sol.XVX_cho) + c * np.log(scale))
+    return float(value)
+
+
+def profile_log_likelihood(
+    design: RotatedDesign,
+    d0: np.ndarray,
+    d1: float,
+    *,
+    restricted: bool,
+    beta: np.ndarray | None = None,
+    scale: float | None = None,
+    logdet_xx: float = 0.0,
+) -> float:
+    """Log-likelihood with β and/or the scale at their optima when not given."""
+    sol = solve(design, d0, d1)
+    if scale is None:
+        scale = optimal_scale(design, sol, beta, restricted)
+    return log_likelihood(
+        design, sol, scale=scale, beta=beta, restricted=restricted, logdet_xx=logdet_xx
+    )
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Outcome of a global 1-D maximisation over :math:`\\log\\gamma`."""
+
+    x: float
+    fun: float
+    nfev: int
+    success: bool
+    message: str
+    lower: float
+    upper: float
+
+    def distance_to_bounds(self) -> tuple[float, float]:
+        """Distances of the optimum to the lower and the upper bound."""
+        return self.x - self.lower, self.upper - self.x
+
+
+def maximize_log_gamma(
+    objective: Callable[[float], float],
+    bounds: tuple[float, float],
+    *,
+    xatol: float = 1e-8,
+    maxiter: int = 500,
+    grid_step: float = 0.5,
+) -> SearchResult:
+    """Globally maximise a function of :math:`t = \\log\\gamma` on ``bounds``.
+
+    A grid with spacing at most ``grid_step`` locates the best basin (so a multimodal
+    profile cannot trap the search in a local optimum); a bounded Brent search then refines
+    it between the grid neighbours to absolute tolerance ``xatol``. Both bounds themselves
+    are grid points, so an optimum on a bound is found and reported as such.
+    """
+    lower, upper = float(bounds[0]), float(bounds[1])
+    if not lower < upper:
+        raise FitError(f"bounds must satisfy lower < upper; got {bounds}.")
+    npoints = max(3, int(np.ceil((upper - lower) / grid_step)) + 1)
+    grid = np.linspace(lower, upper, npoints)
+    values = np.array([objective(t) for t in grid])
+    values[~np.isfinite(values)] = -np.inf
+    best = int(np.argmax(values))
+    if not np.isfinite(values[best]):
+        raise FitError("the likelihood is not finite anywhere on the search grid.")
+    left, right = grid[max(best - 1, 0)], grid[min(best + 1, npoints - 1)]
+    refined = minimize_scalar(
+        lambda t: -objective(t),
+        bounds=(left, right),
+        method="bounded",
+        options={"xatol": xatol, "maxiter": maxiter},
+    )
+    nfev = npoints + int(refined.nfev)
+    if np.isfinite(refined.fun) and -refined.fun >= values[best]:
+        x, fun = float(refined.x), float(-refined.fun)
+    else:
+        x, fun = float(grid[best]), float(values[best])
+    return SearchResult(x, fun, nfev, bool(refined.success), str(refined.message), lower, upper)

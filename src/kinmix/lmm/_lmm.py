@@ -1,0 +1,291 @@
+r"""limix's single-trait linear mixed model, :class:`LMM`."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .._validate import as_matrix, as_vector, check_full_column_rank
+from ..errors import BoundaryWarning, InputError
+from ..linalg import inner, rotate, unpack_qs
+from . import _kernel as kernel
+
+log = logging.getLogger(__name__)
+
+_PARAMETERS = ("delta", "beta", "scale")
+
+
+class LMM:
+    r"""Linear mixed model fitted by (restricted) maximum likelihood.
+
+    .. math::
+
+        y \sim N\bigl(X\beta,\; s((1-\delta)K + \delta I)\bigr),
+
+    so the variance components are :math:`v_0 = s(1-\delta)` on :math:`K` and
+    :math:`v_1 = s\delta` on the identity. With the economic eigendecomposition
+    :math:`K = Q_0S_0Q_0^\top` (:math:`k` eigenpairs) every likelihood evaluation costs
+    :math:`O(kc^2)` after a one-off :math:`O(nkc)` rotation; :math:`Q_1` is never used.
+
+    Parameters
+    ----------
+    y : array_like, shape (n,)
+        Outcome.
+    X : array_like, shape (n, c)
+        Covariates (include a column of ones for an intercept). Must have full column rank.
+    QS : tuple, optional
+        ``((Q0, Q1), S0)`` from :func:`kinmix.economic_qs` or
+        :func:`kinmix.economic_qs_linear`. ``None`` means no random effect (:math:`K = 0`;
+        δ is then fixed at 1).
+    restricted : bool
+        Maximise the restricted (REML) likelihood instead of the likelihood.
+
+    Notes
+    -----
+    :meth:`fit` maximises over δ by a grid over :math:`\log\gamma = \log((1-\delta)/\delta)`
+    followed by a bounded Brent refinement, profiling β and the scale when they are free.
+    δ is searched in :math:`[\epsilon^{1/2}, 1 - \epsilon^{1/2}]`; an optimum on that
+    boundary triggers a :class:`kinmix.BoundaryWarning` stating the value.
+    """
+
+    def __init__(self, y: Any, X: Any, QS: Any = None, restricted: bool = False) -> None:
+        y = as_vector(y, "y")
+        n = y.shape[0]
+        X = as_matrix(X, "X", nrows=n)
+        c = X.shape[1]
+        if n <= c:
+            raise InputError(
+                f"y has {n} samples but X has {c} covariates: at least {c + 1} samples are needed."
+            )
+        check_full_column_rank(X, "X")
+        if QS is None:
+            Q0, S0 = np.empty((n, 0)), np.empty(0)
+        else:
+            Q0, S0 = unpack_qs(QS, n)
+        self._y, self._X, self._Q0 = y, X, Q0
+        self._restricted = bool(restricted)
+        self._design = rotate(Q0, S0, y, X)
+        self._logdet_xx = kernel.logdet_XX(self._design) if restricted else 0.0
+        self._fixed: set[str] = {"delta"} if QS is None else set()
+        self._delta = 1.0 if QS is None else 0.5
+        self._scale = 1.0
+        self._beta = np.zeros(c)
+
+    # -- parameters ----------------------------------------------------------------------
+    def fix(self, param: str) -> None:
+        """Keep ``param`` ("delta", "beta" or "scale") at its current value in :meth:`fit`."""
+        self._fixed.add(self._check_name(param))
+
+    def unfix(self, param: str) -> None:
+        """Let :meth:`fit` optimise ``param`` ("delta", "beta" or "scale")."""
+        name = self._check_name(param)
+        if name == "delta" and self._design.k == 0:
+            raise InputError("delta cannot be unfixed: the model has no random effect (QS=None).")
+        self._fixed.discard(name)
+
+    @staticmethod
+    def _check_name(param: str) -> str:
+        if param not in _PARAMETERS:
+            raise InputError(f"param must be one of {_PARAMETERS}; got {param!r}.")
+        return param
+
+    @property
+    def delta(self) -> float:
+        """Share δ of the identity in the covariance, in [0, 1]."""
+        return self._delta
+
+    @delta.setter
+    def delta(self, value: float) -> None:
+        value = float(value)
+        if not 0.0 <= value <= 1.0:
+            raise InputError(f"delta must lie in [0, 1]; got {value}.")
+        self._delta = value
+
+    @property
+    def scale(self) -> float:
+        """Overall scale s of the covariance."""
+        return self._scale
+
+    @scale.setter
+    def scale(self, value: float) -> None:
+        value = float(value)
+        if not (np.isfinite(value) and value > 0):
+            raise InputError(f"scale must be positive and finite; got {value}.")
+        self._scale = value
+
+    @property
+    def beta(self) -> np.ndarray:
+        r"""Fixed-effect sizes :math:`\beta`."""
+        return self._beta.copy()
+
+    @beta.setter
+    def beta(self, value: Any) -> None:
+        self._beta = as_vector(value, "beta", size=self.ncovariates)
+
+    @property
+    def v0(self) -> float:
+        r"""Variance on K, :math:`s(1-\delta)`."""
+        return self._scale * (1.0 - self._delta)
+
+    @property
+    def v1(self) -> float:
+        r"""Variance on the identity, :math:`s\delta`."""
+        return self._scale * self._delta
+
+    @property
+    def X(self) -> np.ndarray:
+        """Covariates."""
+        return self._X
+
+    @property
+    def ncovariates(self) -> int:
+        """Number of covariates, c."""
+        return int(self._X.shape[1])
+
+    @property
+    def nsamples(self) -> int:
+        """Number of samples, n."""
+        return int(self._y.shape[0])
+
+    # -- evaluation ----------------------------------------------------------------------
+    def _solution(self, delta: float | None = None) -> kernel.Solution:
+        d0, d1 = kernel.delta_diagonal(self._design.S, self._delta if delta is None else delta)
+        return kernel.solve(self._design, d0, d1)
+
+    @property
+    def beta_covariance(self) -> np.ndarray:
+        r"""Covariance of :math:`\hat\beta`: :math:`(X^\top(s((1-\delta)K+\delta I))^{-1}X)^{-1}`."""
+        return self._solution().beta_covariance(self._scale)
+
+    def covariance(self) -> np.ndarray:
+        r"""Dense covariance :math:`v_0K + v_1I` (an :math:`n\times n` matrix)."""
+        Q0, S0 = self._Q0, self._design.S
+        return (Q0 * (self.v0 * S0)) @ Q0.T + self.v1 * np.eye(self.nsamples)
+
+    def mean(self) -> np.ndarray:
+        r"""Mean :math:`X\beta`."""
+        return self._X @ self._beta
+
+    def lml(self) -> float:
+        """Log of the (restricted) marginal likelihood at the current parameters."""
+        return kernel.log_likelihood(
+            self._design,
+            self._solution(),
+            scale=self._scale,
+            beta=self._beta,
+            restricted=self._restricted,
+            logdet_xx=self._logdet_xx,
+        )
+
+    def value(self) -> float:
+        """Same as :meth:`lml` (the objective that :meth:`fit` maximises)."""
+        return self.lml()
+
+    def gradient(self) -> dict[str, np.ndarray | float]:
+        r"""Derivatives of :meth:`lml` over "delta", "scale" and "beta".
+
+        With residual :math:`r = y - X\beta`, :math:`\partial V/\partial\delta = I - K`:
+
+        .. math::
+
+            \frac{\partial\ell}{\partial\beta} = \frac{X^\top V^{-1}r}{s},\quad
+            \frac{\partial\ell}{\partial s} = -\frac{n - c_R}{2s} + \frac{r^\top V^{-1}r}{2s^2},
+
+            \frac{\partial\ell}{\partial\delta} = -\tfrac12\operatorname{tr}(V^{-1}V')
+            + \frac{r^\top V^{-1}V'V^{-1}r}{2s}
+            + [\text{REML}]\;\tfrac12\operatorname{tr}(A^{-1}X^\top V^{-1}V'V^{-1}X),
+
+        where :math:`c_R` is c under REML and 0 otherwise, :math:`A = X^\top V^{-1}X`.
+        """
+        des, s = self._design, self._scale
+        sol = self._solution()
+        beta = self._beta
+        comp = des.complement
+        d0, d1 = sol.d0, sol.d1
+        Qr = des.Qy - des.QX @ beta
+        rr = des.yy - 2 * beta @ des.Xy + beta @ des.XX @ beta
+        Xr = des.Xy - des.XX @ beta
+        XVr = inner(des.QX, Qr, Xr, d0, d1, comp)
+        rVr = sol.residual(beta)
+        # V' = I - K has eigenvalues 1 - S on Q0 and 1 on the complement.
+        dd0 = 1.0 - des.S
+        tr = float(np.sum(dd0 / d0)) + ((des.n - des.k) / d1 if comp else 0.0)
+        rVdVr = float(np.sum(dd0 * (Qr / d0) ** 2))
+        if comp:
+            rVdVr += (rr - Qr @ Qr) / d1**2
+        grad_delta = -0.5 * tr + 0.5 * rVdVr / s
+        c_r = 0
+        if self._restricted:
+            c_r = des.c
+            XVdVX = (des.QX.T * (dd0 / d0**2)) @ des.QX
+            if comp:
+                XVdVX += (des.XX - des.QX.T @ des.QX) / d1**2
+            A_inv = sol.beta_covariance(1.0)
+            grad_delta += 0.5 * float(np.sum(A_inv * XVdVX))
+        grad_scale = -0.5 * (des.n - c_r) / s + 0.5 * rVr / s**2
+        return {"delta": grad_delta, "scale": grad_scale, "beta": XVr / s}
+
+    # -- fitting -------------------------------------------------------------------------
+    def fit(self, verbose: bool = True) -> None:
+        """Maximise the (restricted) marginal likelihood over the free parameters.
+
+        ``verbose`` is accepted for compatibility with limix; the fit is a one-dimensional
+        search that takes milliseconds, so it only logs its result (``logging`` at INFO).
+        """
+        free_beta = "beta" not in self._fixed
+        free_scale = "scale" not in self._fixed
+        if "delta" not in self._fixed:
+            self._delta = self._search_delta(free_beta, free_scale)
+        sol = self._solution()
+        if free_beta:
+            self._beta = sol.beta.copy()
+        if free_scale:
+            self._scale = kernel.optimal_scale(self._design, sol, self._beta, self._restricted)
+        if verbose:
+            log.info(
+                "LMM fit: delta=%.6g scale=%.6g lml=%.6f", self._delta, self._scale, self.lml()
+            )
+
+    def _search_delta(self, free_beta: bool, free_scale: bool) -> float:
+        beta = None if free_beta else self._beta
+        scale = None if free_scale else self._scale
+
+        def objective(log_gamma: float) -> float:
+            d0, d1 = kernel.delta_diagonal(self._design.S, kernel.delta_from_log_gamma(log_gamma))
+            return kernel.profile_log_likelihood(
+                self._design,
+                d0,
+                d1,
+                restricted=self._restricted,
+                beta=beta,
+                scale=scale,
+                logdet_xx=self._logdet_xx,
+            )
+
+        limit = kernel.LOG_GAMMA_LIMIT
+        result = kernel.maximize_log_gamma(objective, (-limit, limit), xatol=1e-10)
+        x = result.x
+        to_lower, to_upper = result.distance_to_bounds()
+        if min(to_lower, to_upper) < 1e-3:
+            bound = -limit if to_lower < to_upper else limit
+            if objective(bound) >= result.fun:
+                x = bound
+            delta = kernel.delta_from_log_gamma(x)
+            warnings.warn(
+                f"the optimum of delta lies on the boundary of its search range "
+                f"(delta = {delta:.10g}; the range is [{kernel.DELTA_MIN:.3g}, "
+                f"1 - {kernel.DELTA_MIN:.3g}]): the data favour "
+                + ("no kinship effect (h2 -> 0)." if x < 0 else "h2 -> 1 (no noise)."),
+                BoundaryWarning,
+                stacklevel=3,
+            )
+        return kernel.delta_from_log_gamma(x)
+
+    def get_fast_scanner(self):
+        """A :class:`~kinmix.lmm.FastScanner` at the current variance components."""
+        from ._scanner import FastScanner
+
+        return FastScanner._from_lmm(self)
