@@ -364,7 +364,7 @@ class LinearMixedModel:
         max_condition_number: float = 1e-10,
         complexity_bound: int = 8192,
     ) -> tuple[LinearMixedModel, np.ndarray]:
-        r"""Model from random-effect design :math:`Z` (:math:`K = ZZ^\top`), low rank if :math:`m < n`.
+        r"""Model from a random-effect design :math:`Z`, :math:`K = ZZ^\top` (low rank if m < n).
 
         With :math:`Z` of shape (n, m): when :math:`m \ge n` the full-rank model is built
         from :math:`ZZ^\top`; otherwise a thin SVD :math:`Z = U\Sigma W^\top` gives the

@@ -157,7 +157,7 @@ class LMM:
 
     @property
     def beta_covariance(self) -> np.ndarray:
-        r"""Covariance of :math:`\hat\beta`: :math:`(X^\top(s((1-\delta)K+\delta I))^{-1}X)^{-1}`."""
+        r"""Covariance of :math:`\hat\beta`: :math:`(X^\top (sV)^{-1} X)^{-1}`."""
         return self._solution().beta_covariance(self._scale)
 
     def covariance(self) -> np.ndarray:
