@@ -59,8 +59,7 @@ def as_matrix(value: Any, name: str, nrows: int | None = None) -> np.ndarray:
         raise InputError(f"{name} must be two-dimensional; got shape {array.shape}.")
     if nrows is not None and array.shape[0] != nrows:
         raise InputError(
-            f"{name} has {array.shape[0]} rows but {nrows} were expected "
-            "(one row per sample)."
+            f"{name} has {array.shape[0]} rows but {nrows} were expected (one row per sample)."
         )
     return check_finite(array, name)
 
