@@ -1,0 +1,156 @@
+r"""One block of variants: mean imputation, the kernel, and the per-variant outcomes.
+
+Everything here is a pure function of the shared :class:`ScanState` and one in-memory
+block of genotypes, so the same code runs in the in-memory loop and in each Dask task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import chi2 as chi2_dist
+
+from ..errors import InputError
+from ..lmm import _scan
+
+#: Codes of :attr:`BlockResult.reason` and the words of the results table.
+OK, CONSTANT, ALL_MISSING, COLLINEAR = 0, 1, 2, 3
+REASONS = {
+    CONSTANT: "constant",
+    ALL_MISSING: "all missing",
+    COLLINEAR: "collinear with covariates",
+}
+
+
+@dataclass(frozen=True)
+class ScanState:
+    r"""What every block needs: the null models of the P traits and the environments.
+
+    ``null`` holds :math:`Q_0`, the covariates and, per trait, the null covariance
+    :math:`(1-\delta_p)K + \delta_p I`; ``environments`` is the (n, q) matrix E of an
+    interaction scan, or None.
+    """
+
+    null: _scan.ScanNull
+    environments: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """Outcomes of the m variants of one block for the P traits.
+
+    ``nobs``, ``af``, ``reason`` have shape (m,); ``beta``, ``se``, ``chi2``, ``pvalue``,
+    ``lml`` and ``scale`` (P, m); ``beta_gxe`` and ``se_gxe`` (P, m, q) for interaction
+    scans (None otherwise), where ``beta`` and ``se`` are those of the genotype's main
+    effect in the model with the interactions.
+    """
+
+    nobs: np.ndarray
+    af: np.ndarray
+    reason: np.ndarray
+    beta: np.ndarray
+    se: np.ndarray
+    chi2: np.ndarray
+    pvalue: np.ndarray
+    lml: np.ndarray
+    scale: np.ndarray
+    beta_gxe: np.ndarray | None = None
+    se_gxe: np.ndarray | None = None
+
+
+def impute(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Replace each variant's missing dosages (NaN) by the mean of its observed ones.
+
+    Returns the float64 (n, m) dosages, the number of observed samples, the allele
+    frequency (observed mean / 2) and the reason codes (constant, all missing). Constant
+    and all-missing variants are set to zero, which the kernel reports as degenerate.
+    """
+    G = np.asarray(block, dtype=np.float64)
+    missing = np.isnan(G)
+    n = G.shape[0]
+    if missing.any():
+        nobs = n - missing.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nansum(G, axis=0) / nobs
+        G = np.where(missing, mean, G)
+    else:
+        nobs = np.full(G.shape[1], n)
+        mean = G.mean(axis=0)
+    if not np.isfinite(mean[nobs > 0]).all():
+        raise InputError("G contains infinite values; genotypes must be finite or NaN.")
+    reason = np.zeros(G.shape[1], dtype=np.int8)
+    reason[np.ptp(G, axis=0) == 0] = CONSTANT
+    reason[nobs == 0] = ALL_MISSING
+    if reason.any():
+        G = np.where(reason > 0, 0.0, G)
+    return np.ascontiguousarray(G), nobs, mean / 2.0, reason
+
+
+def _mark_collinear(reason: np.ndarray, degenerate: np.ndarray) -> np.ndarray:
+    reason = reason.copy()
+    reason[(reason == OK) & degenerate.any(axis=0)] = COLLINEAR
+    return reason
+
+
+def scan_genotypes(state: ScanState, block: np.ndarray) -> BlockResult:
+    r"""Test each variant (column) of ``block`` (n, m) for the P traits of ``state``.
+
+    Single-variant scans call :func:`kinmix.lmm._scan.scan_block` on the imputed dosages.
+    Interaction scans rotate :math:`[g, g\odot E_1, \dots, g\odot E_q]` once, then read
+    the main-effect model from its first column and the full model from all of them.
+    """
+    G, nobs, af, reason = impute(block)
+    null = state.null
+    if state.environments is None:
+        out = _scan.scan_block(null, G)
+        return BlockResult(
+            nobs=nobs,
+            af=af,
+            reason=_mark_collinear(reason, out.degenerate),
+            beta=out.effsizes1[..., 0],
+            se=out.effsizes1_se[..., 0],
+            chi2=out.chi2,
+            pvalue=out.pvalue,
+            lml=out.lml,
+            scale=out.scale,
+        )
+    return _interaction(state, G, nobs, af, reason)
+
+
+def _interaction(
+    state: ScanState, G: np.ndarray, nobs: np.ndarray, af: np.ndarray, reason: np.ndarray
+) -> BlockResult:
+    null, E = state.null, state.environments
+    n, m = G.shape
+    q = E.shape[1]
+    M = np.empty((n, m, q + 1))
+    M[:, :, 0] = G
+    M[:, :, 1:] = G[:, :, None] * E[:, None, :]
+    QM = (null.Q0.T @ M.reshape(n, m * (q + 1))).reshape(-1, m, q + 1)
+    MM, BM = _scan.raw_products(null, M) if null.complement else (None, None)
+    main = _scan.scan_rotated(
+        null,
+        np.ascontiguousarray(QM[:, :, :1]),
+        None if MM is None else MM[:, :1, :1],
+        None if BM is None else np.ascontiguousarray(BM[:, :, :1]),
+    )
+    full = _scan.scan_rotated(null, QM, MM, BM)
+    # LRT of [X, g, g⊙E] against [X, g]: n log(R_main / R_full), χ² with q d.o.f.
+    with np.errstate(invalid="ignore"):
+        stat = null.n * np.log(main.scale / full.scale)
+    pvalue = chi2_dist.sf(np.maximum(stat, 0.0), q)
+    degenerate = main.degenerate | full.degenerate
+    return BlockResult(
+        nobs=nobs,
+        af=af,
+        reason=_mark_collinear(reason, degenerate),
+        beta=full.effsizes1[..., 0],
+        se=full.effsizes1_se[..., 0],
+        chi2=np.where(degenerate, np.nan, stat),
+        pvalue=np.where(degenerate, np.nan, pvalue),
+        lml=full.lml,
+        scale=full.scale,
+        beta_gxe=full.effsizes1[..., 1:],
+        se_gxe=np.where(degenerate[..., None], np.nan, full.effsizes1_se[..., 1:]),
+    )

@@ -1,0 +1,201 @@
+r"""The GWAS driver: stream genotype blocks through the scan kernel, build the table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._block import REASONS, BlockResult, ScanState, scan_genotypes
+from ._inputs import Inputs, is_dask, validate
+from ._null import fit_nulls
+
+
+def scan(
+    G: Any,
+    y: Any,
+    X: Any | None = None,
+    QS: Any | None = None,
+    *,
+    K: Any | None = None,
+    interaction: Any | None = None,
+    variants: Sequence | None = None,
+    block_size: int | None = None,
+    restricted: bool = False,
+    verbose: bool = False,
+) -> pd.DataFrame:
+    r"""Genome-wide association scan of one or many traits with a linear mixed model.
+
+    For each trait :math:`y_p` the null model
+
+    .. math::
+
+        y_p \sim N\bigl(X\beta_p,\; s_p((1-\delta_p)K + \delta_p I)\bigr)
+
+    is fitted once (:class:`kinmix.lmm.LMM`, ML unless ``restricted``). Each variant
+    :math:`g` (a column of ``G``) is then tested by adding it to the covariates with
+    :math:`\delta_p` held at its null value and :math:`\beta`, the effect :math:`\alpha`
+    and the scale re-estimated by maximum likelihood. With :math:`R_0`, :math:`R_1` the
+    generalised residual sums of squares of the null and the alternative,
+
+    .. math::
+
+        \chi^2 = n\log(R_0/R_1) \sim \chi^2_1 \text{ under the null},\qquad
+        \hat s = R_1/n .
+
+    Parameters
+    ----------
+    G : array_like, shape (n, m)
+        Dosages of m variants for the n samples (samples are rows, in the order of ``y``).
+        A NumPy array, a ``numpy.memmap`` (read block by block), a Dask array (one task
+        per block, on the current ``dask.distributed`` client if there is one, otherwise
+        on Dask's default scheduler) or a pandas DataFrame (columns name the variants).
+        NaN marks a missing dosage.
+    y : array_like, shape (n,) or (n, P)
+        Trait(s), without missing values. With P columns every trait gets its own null
+        fit, while the rotation :math:`Q_0^\top G` is shared by all of them.
+    X : array_like, shape (n, c), optional
+        Covariates of full column rank; default a column of ones (intercept only).
+    QS : tuple, optional
+        ``((Q0, Q1), S0)``, the economic eigendecomposition of the kinship K
+        (:func:`kinmix.economic_qs`, :func:`kinmix.economic_qs_linear`).
+    K : array_like, shape (n, n), optional
+        Kinship matrix, decomposed here when ``QS`` is not given. Without ``QS`` and
+        ``K`` the model has no random effect (ordinary least squares).
+    interaction : array_like, shape (n, q), optional
+        Environments E for a genotype-by-environment scan: variant :math:`g` is then
+        tested through the set :math:`[g\odot E_1, \dots, g\odot E_q]` while its main
+        effect :math:`g` is in both models (see Notes). No constant column; put the main
+        effects of E in ``X``.
+    variants : sequence, optional
+        Identifiers of the m variants (default 0, …, m−1).
+    block_size : int, optional
+        Variants per block. Default: about 128 MiB of float64 candidates per block
+        (between 16 and 4096 variants); for a Dask ``G``, its own column chunks.
+    restricted : bool
+        Fit the null δ by REML instead of ML. The tests themselves are always ML.
+    verbose : bool
+        Show a progress bar over the blocks of an in-memory ``G`` (needs tqdm).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per variant (and per trait, variant-major, when ``y`` is 2-D), in the
+        order of ``G``, with columns
+
+        - ``variant``; ``trait`` (only when ``y`` is 2-D: its column names or indices);
+        - ``n``: number of observed dosages; ``af``: their mean / 2 (the allele frequency);
+        - ``beta``, ``se``: effect of the variant and its standard error
+          :math:`\sqrt{\hat s\,S^{-1}}`, with :math:`S` the Schur complement of the
+          covariates in the generalised Gram matrix of :math:`[X, g]`;
+        - ``beta_gxe_<e>``, ``se_gxe_<e>`` per environment column (interaction scans);
+        - ``chi2``, ``pvalue``: the likelihood-ratio statistic and its p-value;
+        - ``lml``: log-likelihood of the alternative; ``scale``: its :math:`\hat s`, on
+          the scale of :class:`~kinmix.lmm.LMM` (covariance
+          :math:`\hat s((1-\delta)K + \delta I)`);
+        - ``reason``: why a variant has NaN statistics — ``"constant"``,
+          ``"all missing"`` or ``"collinear with covariates"`` — and missing otherwise.
+
+    Raises
+    ------
+    kinmix.InputError
+        If an argument has the wrong shape or content (the message names it).
+
+    Notes
+    -----
+    *Missing dosages* are replaced by the mean of the variant's observed dosages.
+
+    *Cost.* Each block of m variants costs one GEMM :math:`Q_0^\top G` of :math:`2nkm`
+    flops (:math:`k` the rank of K), shared by all P traits, plus :math:`O(nm)` for the
+    imputation and, when :math:`k<n`, the raw products :math:`G^\top G`,
+    :math:`[X,Y]^\top G`, and :math:`O(P(k + c^2)m)` for the statistics. Memory is one
+    block plus the results table, whatever m.
+
+    *Interaction scans* rotate :math:`[g, g\odot E]` together (one GEMM of
+    :math:`2nk(q+1)m` flops) and fit two models per variant: :math:`[X, g]` and
+    :math:`[X, g, g\odot E]`. ``chi2`` is :math:`n\log(R_{g}/R_{g,g\odot E})` with q
+    degrees of freedom: the test of the interaction with the main effect of :math:`g` in
+    the null, since a main effect would otherwise show as an interaction. ``beta`` and
+    ``se`` are those of :math:`g` in the full model, ``lml`` and ``scale`` its fit.
+    """
+    inputs = validate(G, y, X, QS, K, interaction, variants, block_size)
+    state = fit_nulls(
+        inputs.Y,
+        inputs.X,
+        inputs.Q0,
+        inputs.S0,
+        restricted=restricted,
+        environments=inputs.environments,
+    )
+    if is_dask(inputs.G):
+        blocks = _run_dask(state, inputs.G, inputs.block_size)
+    else:
+        blocks = _run_local(state, inputs.G, inputs.block_size, verbose)
+    return _table(blocks, inputs)
+
+
+def _run_local(state: ScanState, G: Any, block_size: int, verbose: bool) -> list[BlockResult]:
+    starts = range(0, G.shape[1], block_size)
+    return [
+        scan_genotypes(state, G[:, start : start + block_size])
+        for start in _progress(starts, verbose and len(starts) > 1)
+    ]
+
+
+def _run_dask(state: ScanState, G: Any, block_size: int | None) -> list[BlockResult]:
+    """One task per block of columns; the state (with :math:`Q_0`) is shipped once."""
+    import dask
+
+    from ..io.blockmatrix import current_client
+
+    G = G.rechunk({0: -1} if block_size is None else {0: -1, 1: block_size})
+    client = current_client()
+    shared = client.scatter(state, broadcast=False) if client else dask.delayed(state)
+    task = dask.delayed(scan_genotypes, pure=True)
+    parts = [task(shared, block) for block in G.to_delayed().ravel()]
+    return list(dask.compute(*parts, scheduler=client))
+
+
+def _progress(iterable, enabled: bool):
+    if not enabled:
+        return iterable
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return iterable
+    return tqdm(iterable, desc="scan", unit="block")
+
+
+def _table(blocks: list[BlockResult], inputs: Inputs) -> pd.DataFrame:
+    """Assemble the results, variant-major, one row per (variant, trait)."""
+
+    def per_variant(field: str) -> np.ndarray:
+        return np.concatenate([getattr(b, field) for b in blocks]) if blocks else np.empty(0)
+
+    def per_trait(field: str, j: int | None = None) -> np.ndarray:
+        parts = [getattr(b, field) for b in blocks]
+        if j is not None:
+            parts = [part[..., j] for part in parts]
+        if not parts:
+            return np.empty(0)
+        return np.concatenate(parts, axis=1).T.ravel()
+
+    P = inputs.Y.shape[1]
+    reason = per_variant("reason")
+    words = np.array([None, *(REASONS[code] for code in sorted(REASONS))], dtype=object)
+    columns: dict[str, Any] = {"variant": np.repeat(inputs.variants, P)}
+    if inputs.traits is not None:
+        columns["trait"] = np.tile(np.asarray(inputs.traits, dtype=object), reason.shape[0])
+    columns["n"] = np.repeat(per_variant("nobs"), P)
+    columns["af"] = np.repeat(per_variant("af"), P)
+    columns["beta"] = per_trait("beta")
+    columns["se"] = per_trait("se")
+    for j, name in enumerate(inputs.environment_names):
+        columns[f"beta_gxe_{name}"] = per_trait("beta_gxe", j)
+        columns[f"se_gxe_{name}"] = per_trait("se_gxe", j)
+    for field in ("chi2", "pvalue", "lml", "scale"):
+        columns[field] = per_trait(field)
+    columns["reason"] = pd.Series(np.repeat(words[reason], P), dtype=object)
+    return pd.DataFrame(columns)

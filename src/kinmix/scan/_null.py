@@ -1,0 +1,37 @@
+r"""The null models of a scan: one :class:`~kinmix.lmm.LMM` fit per trait, one shared state."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..linalg import rotate
+from ..lmm import LMM, _scan
+from ._block import ScanState
+
+
+def fit_nulls(
+    Y: np.ndarray,
+    X: np.ndarray,
+    Q0: np.ndarray,
+    S0: np.ndarray,
+    *,
+    restricted: bool,
+    environments: np.ndarray | None,
+) -> ScanState:
+    r"""Fit :math:`y_p \sim N(X\beta_p, s_p((1-\delta_p)K + \delta_p I))` for each trait.
+
+    ``Y`` is (n, P); ``Q0`` (n, k) and ``S0`` (k,) the validated eigendecomposition of K
+    (k = 0 for no kinship, then δ = 1). δ is fitted by ML (REML when ``restricted``); the
+    scan then holds each :math:`\delta_p` fixed, so its covariance diagonal is
+    :math:`((1-\delta_p)S_0 + \delta_p,\ \delta_p)` and the kernel's scale is the scale
+    :math:`s` of :class:`~kinmix.lmm.LMM`. Costs one rotation :math:`Q_0^\top y_p` and one
+    1-D search per trait.
+    """
+    QS = ((Q0, None), S0) if Q0.shape[1] else None
+    designs, diagonals = [], []
+    for p in range(Y.shape[1]):
+        lmm = LMM(Y[:, p], X, QS, restricted=restricted)
+        lmm.fit(verbose=False)
+        designs.append(rotate(Q0, S0, Y[:, p], X))
+        diagonals.append(((1.0 - lmm.delta) * S0 + lmm.delta, lmm.delta))
+    return ScanState(_scan.build_null(designs, diagonals, X, Y, Q0), environments)
