@@ -25,6 +25,9 @@ transform                 natural value :math:`v`              free coordinates
 The numerical core, :func:`minimize_free`, is a pure function of a flat objective. The
 stateful pieces of the seed API (``fix``/``unfix``, listeners, fitting that leaves the
 optimum in the parameters) are the thin facade :class:`Parameter` plus :func:`maximize`.
+:class:`Parametric` is the common base of the objects built on parameters (covariance
+and mean functions, Gaussian-process models): a settable ``name``, the parameters by
+their gradient keys, and the seed's indented printout.
 """
 
 from __future__ import annotations
@@ -47,9 +50,11 @@ __all__ = [
     "LOWER_CHOLESKY",
     "FitResult",
     "Parameter",
+    "Parametric",
     "Transform",
     "maximize",
     "minimize_free",
+    "prefixed",
 ]
 
 
@@ -363,6 +368,66 @@ class Parameter:
         return (
             f"Parameter({self._name!r}, {self.value!r}, transform={self._transform.name}, {state})"
         )
+
+
+class Parametric(ABC):
+    """Base of the objects whose value depends on named :class:`Parameter` s.
+
+    Subclasses give :meth:`parameters`, keyed exactly like their ``gradient()``
+    dictionaries, and describe themselves for printing through :meth:`_arguments`,
+    :meth:`_attributes` and :meth:`_children`. The printout is::
+
+        TypeName(arguments): name
+          attribute: value
+          <each child's printout, indented by two spaces>
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def name(self) -> str:
+        """Name shown when printed and used as the prefix of composite gradient keys."""
+        return self._name
+
+    @name.setter
+    def name(self, name: str) -> None:
+        if not isinstance(name, str):
+            raise InputError(f"name must be a string; got {type(name).__name__}.")
+        self._name = name
+
+    @abstractmethod
+    def parameters(self) -> dict[str, Parameter]:
+        """The parameters, keyed as in the gradient dictionary."""
+
+    def listen(self, callback: Listener) -> None:
+        """Call ``callback()`` whenever any parameter changes."""
+        for parameter in self.parameters().values():
+            parameter.listen(callback)
+
+    def _arguments(self) -> str:
+        return ""
+
+    def _attributes(self) -> list[tuple[str, Any]]:
+        return []
+
+    def _children(self) -> list[Parametric]:
+        return []
+
+    def __str__(self) -> str:
+        lines = [f"{type(self).__name__}({self._arguments()}): {self.name}"]
+        for label, value in self._attributes():
+            first, *rest = str(value).split("\n")
+            lines.append(f"  {label}: {first}")
+            lines.extend(" " * (len(label) + 4) + line for line in rest)
+        for child in self._children():
+            lines.extend("  " + line for line in str(child).split("\n"))
+        return "\n".join(lines)
+
+
+def prefixed(prefix: str, mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``mapping`` with every key ``k`` renamed ``f"{prefix}.{k}"``."""
+    return {f"{prefix}.{key}": value for key, value in mapping.items()}
 
 
 @dataclass(frozen=True)
