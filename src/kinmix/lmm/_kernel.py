@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
-from scipy.optimize import minimize_scalar
+from scipy.optimize import brentq, minimize_scalar
 from scipy.special import expit
 
 from ..errors import FitError
@@ -152,6 +152,80 @@ def profile_log_likelihood(
     return log_likelihood(
         design, sol, scale=scale, beta=beta, restricted=restricted, logdet_xx=logdet_xx
     )
+
+
+def delta_derivative(
+    design: RotatedDesign,
+    sol: Solution,
+    *,
+    scale: float,
+    beta: np.ndarray,
+    restricted: bool,
+) -> float:
+    r"""Partial derivative of :func:`log_likelihood` over δ (with :math:`V' = I - K`).
+
+    .. math::
+
+        \frac{\partial\ell}{\partial\delta} = -\tfrac12\operatorname{tr}(V^{-1}V')
+        + \frac{r^\top V^{-1}V'V^{-1}r}{2s}
+        + [\text{REML}]\;\tfrac12\operatorname{tr}(A^{-1}X^\top V^{-1}V'V^{-1}X),
+
+    with :math:`r = y - X\beta`. :math:`V'` has eigenvalues :math:`1 - S_0` on
+    :math:`Q_0` and 1 on the complement. By the envelope theorem this is also the
+    derivative of the profile likelihood when β and/or s are at their optima.
+    """
+    d0, d1, comp = sol.d0, sol.d1, design.complement
+    Qr = design.Qy - design.QX @ beta
+    dd0 = 1.0 - design.S
+    trace = float(np.sum(dd0 / d0)) + ((design.n - design.k) / d1 if comp else 0.0)
+    quad = float(np.sum(dd0 * (Qr / d0) ** 2))
+    if comp:
+        rr = design.yy - 2 * beta @ design.Xy + beta @ design.XX @ beta
+        quad += (rr - Qr @ Qr) / d1**2
+    value = -0.5 * trace + 0.5 * quad / scale
+    if restricted:
+        XVdVX = (design.QX.T * (dd0 / d0**2)) @ design.QX
+        if comp:
+            XVdVX += (design.XX - design.QX.T @ design.QX) / d1**2
+        value += 0.5 * float(np.sum(sol.beta_covariance(1.0) * XVdVX))
+    return value
+
+
+def profile_delta_derivative(
+    design: RotatedDesign,
+    log_gamma: float,
+    *,
+    restricted: bool,
+    beta: np.ndarray | None = None,
+    scale: float | None = None,
+) -> float:
+    """:func:`delta_derivative` of the profile likelihood at δ = 1/(1 + exp(log_gamma))."""
+    delta = delta_from_log_gamma(log_gamma)
+    sol = solve(design, *delta_diagonal(design.S, delta))
+    beta = sol.beta if beta is None else beta
+    if scale is None:
+        scale = optimal_scale(design, sol, beta, restricted)
+    return delta_derivative(design, sol, scale=scale, beta=beta, restricted=restricted)
+
+
+def polish_root(
+    derivative: Callable[[float], float], x: float, bounds: tuple[float, float], step: float
+) -> float:
+    r"""Refine a maximiser ``x`` to the root of ``derivative`` bracketed within ``step``.
+
+    Function values locate a smooth maximum only to about :math:`\sqrt{\epsilon}`
+    relative; the root of the analytic derivative is accurate to machine precision.
+    Returns ``x`` unchanged when the derivative does not change sign around it.
+    """
+    left, right = max(x - step, bounds[0]), min(x + step, bounds[1])
+    g_left, g_right = derivative(left), derivative(right)
+    if not (np.isfinite(g_left) and np.isfinite(g_right)) or g_left * g_right > 0:
+        return x
+    if g_left == 0.0:
+        return left
+    if g_right == 0.0:
+        return right
+    return float(brentq(derivative, left, right, xtol=1e-14, rtol=8 * np.finfo(float).eps))
 
 
 @dataclass(frozen=True)

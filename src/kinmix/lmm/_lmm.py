@@ -187,45 +187,24 @@ class LMM:
     def gradient(self) -> dict[str, np.ndarray | float]:
         r"""Derivatives of :meth:`lml` over "delta", "scale" and "beta".
 
-        With residual :math:`r = y - X\beta`, :math:`\partial V/\partial\delta = I - K`:
+        With residual :math:`r = y - X\beta` and :math:`c_R` = c under REML, 0 otherwise:
 
         .. math::
 
             \frac{\partial\ell}{\partial\beta} = \frac{X^\top V^{-1}r}{s},\quad
             \frac{\partial\ell}{\partial s} = -\frac{n - c_R}{2s} + \frac{r^\top V^{-1}r}{2s^2},
 
-            \frac{\partial\ell}{\partial\delta} = -\tfrac12\operatorname{tr}(V^{-1}V')
-            + \frac{r^\top V^{-1}V'V^{-1}r}{2s}
-            + [\text{REML}]\;\tfrac12\operatorname{tr}(A^{-1}X^\top V^{-1}V'V^{-1}X),
-
-        where :math:`c_R` is c under REML and 0 otherwise, :math:`A = X^\top V^{-1}X`.
+        and the δ derivative of :func:`kinmix.lmm._kernel.delta_derivative`.
         """
-        des, s = self._design, self._scale
+        des, s, beta = self._design, self._scale, self._beta
         sol = self._solution()
-        beta = self._beta
-        comp = des.complement
-        d0, d1 = sol.d0, sol.d1
         Qr = des.Qy - des.QX @ beta
-        rr = des.yy - 2 * beta @ des.Xy + beta @ des.XX @ beta
-        Xr = des.Xy - des.XX @ beta
-        XVr = inner(des.QX, Qr, Xr, d0, d1, comp)
-        rVr = sol.residual(beta)
-        # V' = I - K has eigenvalues 1 - S on Q0 and 1 on the complement.
-        dd0 = 1.0 - des.S
-        tr = float(np.sum(dd0 / d0)) + ((des.n - des.k) / d1 if comp else 0.0)
-        rVdVr = float(np.sum(dd0 * (Qr / d0) ** 2))
-        if comp:
-            rVdVr += (rr - Qr @ Qr) / d1**2
-        grad_delta = -0.5 * tr + 0.5 * rVdVr / s
-        c_r = 0
-        if self._restricted:
-            c_r = des.c
-            XVdVX = (des.QX.T * (dd0 / d0**2)) @ des.QX
-            if comp:
-                XVdVX += (des.XX - des.QX.T @ des.QX) / d1**2
-            A_inv = sol.beta_covariance(1.0)
-            grad_delta += 0.5 * float(np.sum(A_inv * XVdVX))
-        grad_scale = -0.5 * (des.n - c_r) / s + 0.5 * rVr / s**2
+        XVr = inner(des.QX, Qr, des.Xy - des.XX @ beta, sol.d0, sol.d1, des.complement)
+        c_r = des.c if self._restricted else 0
+        grad_scale = -0.5 * (des.n - c_r) / s + 0.5 * sol.residual(beta) / s**2
+        grad_delta = kernel.delta_derivative(
+            des, sol, scale=s, beta=beta, restricted=self._restricted
+        )
         return {"delta": grad_delta, "scale": grad_scale, "beta": XVr / s}
 
     # -- fitting -------------------------------------------------------------------------
@@ -265,9 +244,14 @@ class LMM:
                 logdet_xx=self._logdet_xx,
             )
 
+        def derivative(log_gamma: float) -> float:
+            return kernel.profile_delta_derivative(
+                self._design, log_gamma, restricted=self._restricted, beta=beta, scale=scale
+            )
+
         limit = kernel.LOG_GAMMA_LIMIT
         result = kernel.maximize_log_gamma(objective, (-limit, limit), xatol=1e-10)
-        x = result.x
+        x = kernel.polish_root(derivative, result.x, (-limit, limit), step=1e-3)
         to_lower, to_upper = result.distance_to_bounds()
         if min(to_lower, to_upper) < 1e-3:
             bound = -limit if to_lower < to_upper else limit
