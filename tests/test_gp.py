@@ -241,3 +241,36 @@ def test_gp__singular_covariance_raises():
         gp.lml()
     with pytest.raises(FitError, match="not positive definite"):
         gp.gradient()
+
+
+@settings(max_examples=20, deadline=None)
+@given(c=st.floats(0.1, 10.0))
+def test_gp_lml__scaling_outcome_shifts_by_log_c(c):
+    gp, mean, _ = _spec_gp()
+    mean2 = offset_mean()
+    mean2.offset = c * mean.offset
+    cov2 = linear_eye_cov()
+    for p in cov2.parameters().values():
+        p.value = c**2 * p.value
+    scaled = GP(c * _spec_y(), mean2, cov2)
+    assert scaled.lml() == pytest.approx(gp.lml() - 10 * np.log(c), rel=1e-10, abs=1e-10)
+
+
+def test_gp_fit__vector_parameters_reach_a_stationary_point():
+    rng = np.random.default_rng(11)
+    n = 30
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    G = rng.normal(size=(n, 5)) / np.sqrt(5)
+    y = X @ [0.5, -1.0] + G @ rng.normal(size=5) + rng.normal(scale=0.7, size=n)
+    mean = LinearMean(X)
+    cov = SumCov([GivenCov(G @ G.T), EyeCov(n)])
+    gp = GP(y, mean, cov)
+    before = gp.lml()
+    gp.fit(verbose=False)
+    assert gp.lml() > before
+    gradient = np.concatenate([np.atleast_1d(g) for g in gp.gradient().values()])
+    assert np.max(np.abs(gradient)) < 1e-3
+    # At the optimum the effect sizes are generalised least squares given K.
+    K = cov.value()
+    beta = np.linalg.solve(X.T @ np.linalg.solve(K, X), X.T @ np.linalg.solve(K, y))
+    np.testing.assert_allclose(mean.effsizes, beta, rtol=1e-4, atol=1e-6)
