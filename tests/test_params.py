@@ -242,3 +242,17 @@ def test_minimize_free__iteration_limit_is_not_converged():
     _, result = minimize_free(f, np.array([3.0, -2.0]), [(-np.inf, np.inf)] * 2, max_iterations=1)
     assert not result.converged
     assert "LIMIT" in result.message.upper()
+
+
+def test_maximize__objective_error_restores_starting_values():
+    a = Parameter("a", 0.5)
+
+    def objective():
+        la = a.free[0]
+        if la > 2.0:
+            raise FloatingPointError("objective undefined beyond 2")
+        return la, {"a": 1.0}
+
+    with pytest.raises(FloatingPointError, match="objective undefined beyond 2"):
+        maximize(objective, {"a": a})
+    assert a.value == 0.5

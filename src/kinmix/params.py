@@ -567,6 +567,12 @@ def maximize(
         Its ``value`` is the maximum found, :math:`f` (not :math:`-f`). Callers decide
         whether a non-converged result deserves a
         :class:`~kinmix.errors.ConvergenceWarning`.
+
+    Raises
+    ------
+    Exception
+        Whatever ``objective`` raises; the parameters are first put back at their
+        starting values.
     """
     keys = [key for key, p in parameters.items() if not p.fixed]
     if not keys:
@@ -589,15 +595,19 @@ def maximize(
 
     x0 = np.concatenate([parameters[key].free for key in keys])
     bounds = [b for key in keys for b in parameters[key].bounds]
-    x, result = minimize_free(
-        negated,
-        x0,
-        bounds,
-        factr=factr,
-        pgtol=pgtol,
-        max_iterations=max_iterations,
-        progress=report if verbose else None,
-    )
+    try:
+        x, result = minimize_free(
+            negated,
+            x0,
+            bounds,
+            factr=factr,
+            pgtol=pgtol,
+            max_iterations=max_iterations,
+            progress=report if verbose else None,
+        )
+    except Exception:
+        assign(x0)
+        raise
     assign(x)
     return FitResult(
         converged=result.converged,
