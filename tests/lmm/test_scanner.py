@@ -1,0 +1,176 @@
+"""FastScanner: glimix-core references, equivalence with full LMM fits, degenerate input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kinmix import InputError, economic_qs, economic_qs_linear
+from kinmix.linalg import rotate
+from kinmix.lmm import LMM, FastScanner
+from kinmix.lmm import _scan
+
+from ..conftest import assert_rel
+
+
+def _ref_scanner(ref_inputs, glimix_ref, rank):
+    """Scanner at exactly glimix-core's null parameters (so differences are the scan's)."""
+    QS = (
+        economic_qs(ref_inputs["lmm_K"])
+        if rank == "full"
+        else economic_qs_linear(ref_inputs["lmm_Zlow"])
+    )
+    ref = glimix_ref[f"lmm_{rank}_ml"]
+    lmm = LMM(ref_inputs["lmm_y"], ref_inputs["lmm_X"], QS)
+    lmm.fix("delta")
+    lmm.fix("scale")
+    lmm.delta, lmm.scale = ref["delta"], ref["scale"]
+    lmm.fit(verbose=False)
+    return lmm.get_fast_scanner()
+
+
+@pytest.mark.parametrize("rank", ["full", "low"])
+def test_fast_scanner__null_matches_glimix_core(ref_inputs, glimix_ref, rank):
+    scanner = _ref_scanner(ref_inputs, glimix_ref, rank)
+    assert_rel(scanner.null_lml(), glimix_ref[f"scan_{rank}_null_lml"], 1e-12)
+    assert_rel(scanner.null_scale, glimix_ref[f"scan_{rank}_null_scale"], 1e-10)
+    assert_rel(scanner.null_beta, glimix_ref[f"scan_{rank}_null_beta"], 1e-10)
+    assert_rel(scanner.null_beta_se, glimix_ref[f"scan_{rank}_null_beta_se"], 1e-10)
+
+
+@pytest.mark.parametrize("rank", ["full", "low"])
+def test_fast_scanner__fast_scan_matches_glimix_core(ref_inputs, glimix_ref, rank):
+    out = _ref_scanner(ref_inputs, glimix_ref, rank).fast_scan(ref_inputs["lmm_G"], verbose=False)
+    for key in ("lml", "effsizes0", "effsizes1", "scale"):
+        assert_rel(out[key], ref_inputs[f"scan_{rank}_{key}"], 1e-8)
+    # glimix-core 3.1.14 leaves the scale factor out of both standard errors when X has more
+    # than one column (its per-candidate loop for that case; its single-covariate path and
+    # its set scan include it). kinmix applies sqrt(scale) uniformly.
+    root_scale = np.sqrt(ref_inputs[f"scan_{rank}_scale"])
+    assert_rel(
+        out["effsizes0_se"], ref_inputs[f"scan_{rank}_effsizes0_se"] * root_scale[:, None], 1e-8
+    )
+    assert_rel(out["effsizes1_se"], ref_inputs[f"scan_{rank}_effsizes1_se"] * root_scale, 1e-8)
+
+
+@pytest.mark.parametrize("rank", ["full", "low"])
+def test_fast_scanner__set_scan_matches_glimix_core(ref_inputs, glimix_ref, rank):
+    out = _ref_scanner(ref_inputs, glimix_ref, rank).scan(ref_inputs["lmm_G"][:, [3, 7, 11]])
+    for key, expected in glimix_ref[f"set_{rank}"].items():
+        assert_rel(out[key], expected, 1e-8)
+
+
+@pytest.mark.parametrize("rank", ["full", "low"])
+def test_fast_scanner__from_fit_matches_glimix_core_to_1e_6(ref_inputs, glimix_ref, rank):
+    QS = (
+        economic_qs(ref_inputs["lmm_K"])
+        if rank == "full"
+        else economic_qs_linear(ref_inputs["lmm_Zlow"])
+    )
+    lmm = LMM(ref_inputs["lmm_y"], ref_inputs["lmm_X"], QS)
+    lmm.fit(verbose=False)
+    out = lmm.get_fast_scanner().fast_scan(ref_inputs["lmm_G"], verbose=False)
+    for key in ("lml", "effsizes0", "effsizes1", "scale"):
+        # Each fit locates δ on its own (glimix-core stops ~4e-8 from the optimum), so
+        # effects near zero differ by ~2e-9 in absolute terms.
+        assert_rel(out[key], ref_inputs[f"scan_{rank}_{key}"], 1e-6, atol=1e-8)
+
+
+def _problem(n, r, seed):
+    rng = np.random.default_rng(seed)
+    G = rng.standard_normal((n, r)) / np.sqrt(r)
+    X = np.column_stack([np.ones(n), rng.standard_normal(n)])
+    y = X @ [0.3, -0.2] + G @ rng.standard_normal(r) + rng.standard_normal(n)
+    M = rng.binomial(2, 0.3, size=(n, 6)).astype(float)
+    return y, X, G, M
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), low_rank=st.booleans())
+def test_fast_scanner__each_column_equals_lmm_fit_with_delta_fixed(seed, low_rank):
+    y, X, G, M = _problem(30, 8 if low_rank else 30, seed)
+    QS = economic_qs_linear(G)
+    null = LMM(y, X, QS)
+    null.fit(verbose=False)
+    out = null.get_fast_scanner().fast_scan(M, verbose=False)
+    for j in range(M.shape[1]):
+        alt = LMM(y, np.column_stack([X, M[:, j]]), QS)
+        alt.delta = null.delta
+        alt.fix("delta")
+        alt.fit(verbose=False)
+        assert_rel(out["lml"][j], alt.lml(), 1e-9)
+        assert_rel(out["effsizes1"][j], alt.beta[-1], 1e-7, atol=1e-10)
+        assert_rel(out["effsizes0"][j], alt.beta[:-1], 1e-7, atol=1e-10)
+        assert_rel(out["scale"][j] * null.scale, alt.scale, 1e-9)
+        se = np.sqrt(np.diag(alt.beta_covariance))
+        assert_rel(out["effsizes1_se"][j], se[-1], 1e-7)
+        assert_rel(out["effsizes0_se"][j], se[:-1], 1e-7)
+
+
+def test_fast_scanner__public_constructor_equals_lmm_scanner():
+    y, X, G, M = _problem(25, 6, 1)
+    lmm = LMM(y, X, economic_qs_linear(G))
+    lmm.fit(verbose=False)
+    (Q0, _), S0 = economic_qs_linear(G)
+    direct = FastScanner(y, X, ((Q0, None), lmm.v0 * S0), lmm.v1).fast_scan(M, verbose=False)
+    via_lmm = lmm.get_fast_scanner().fast_scan(M, verbose=False)
+    for key, value in via_lmm.items():
+        assert_rel(direct[key], value, 1e-12)
+
+
+def test_fast_scanner__constant_and_collinear_candidates_get_nan():
+    y, X, G, M = _problem(25, 6, 2)
+    lmm = LMM(y, X, economic_qs_linear(G))
+    lmm.fit(verbose=False)
+    candidates = np.column_stack([np.full(25, 2.0), X[:, 1] * 3 - 1, np.zeros(25), M[:, 0]])
+    out = lmm.get_fast_scanner().fast_scan(candidates, verbose=False)
+    for key in ("lml", "effsizes1", "effsizes1_se", "scale"):
+        assert np.isnan(out[key][:3]).all() and np.isfinite(out[key][3])
+    assert np.isnan(out["effsizes0"][:3]).all()
+
+
+def test_fast_scanner__empty_set_is_the_null():
+    y, X, G, _ = _problem(20, 5, 3)
+    lmm = LMM(y, X, economic_qs_linear(G))
+    lmm.fit(verbose=False)
+    scanner = lmm.get_fast_scanner()
+    out = scanner.scan(np.empty((20, 0)))
+    assert out["lml"] == scanner.null_lml() and out["effsizes1"].shape == (0,)
+
+
+def test_fast_scanner__several_phenotypes_share_one_rotation():
+    rng = np.random.default_rng(4)
+    n, r = 40, 10
+    G = rng.standard_normal((n, r)) / np.sqrt(r)
+    X = np.ones((n, 1))
+    Y = G @ rng.standard_normal((r, 3)) + rng.standard_normal((n, 3))
+    M = rng.standard_normal((n, 7))
+    (Q0, _), S0 = economic_qs_linear(G)
+    designs, diagonals, singles = [], [], []
+    for p in range(3):
+        lmm = LMM(Y[:, p], X, ((Q0, None), S0))
+        lmm.fit(verbose=False)
+        designs.append(rotate(Q0, S0, Y[:, p], X))
+        diagonals.append((lmm.v0 * S0 + lmm.v1, lmm.v1))
+        singles.append(lmm.get_fast_scanner().fast_scan(M, verbose=False))
+    block = _scan.scan_block(_scan.build_null(designs, diagonals, X, Y, Q0), M)
+    for p in range(3):
+        assert_rel(block.lml[p], singles[p]["lml"], 1e-12)
+        assert_rel(block.effsizes1[p, :, 0], singles[p]["effsizes1"], 1e-10)
+        assert_rel(block.scale[p], singles[p]["scale"], 1e-12)
+
+
+def test_fast_scanner__rejects_bad_input():
+    y, X, G, M = _problem(20, 5, 5)
+    QS = economic_qs_linear(G)
+    with pytest.raises(InputError, match="v must be finite and non-negative"):
+        FastScanner(y, X, QS, -1.0)
+    with pytest.raises(InputError, match="v is 0 but K is rank-deficient"):
+        FastScanner(y, X, QS, 0.0)
+    scanner = FastScanner(y, X, QS, 0.5)
+    with pytest.raises(InputError, match="M has 19 rows but 20 were expected"):
+        scanner.fast_scan(M[:19], verbose=False)
+    with pytest.raises(InputError, match="M contains 1 non-finite"):
+        scanner.scan(np.where(np.arange(120).reshape(20, 6) == 7, np.nan, M))
