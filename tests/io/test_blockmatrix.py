@@ -174,7 +174,7 @@ def test_fit_alternatives__distributed_client_equals_numpy(tmp_path):
     A, full, low = _models()
     with (
         distributed.LocalCluster(
-            n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None
+            n_workers=2, processes=False, threads_per_worker=1, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster),
     ):

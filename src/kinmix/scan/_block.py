@@ -59,6 +59,25 @@ class BlockResult:
     se_gxe: np.ndarray | None = None
 
 
+def empty_result(ntraits: int, nenvironments: int | None) -> BlockResult:
+    """The outcome of a block of no variant (the kernel needs at least one column)."""
+    per_trait = np.empty((ntraits, 0))
+    per_set = None if nenvironments is None else np.empty((ntraits, 0, nenvironments))
+    return BlockResult(
+        nobs=np.empty(0, dtype=np.int64),
+        af=np.empty(0),
+        reason=np.empty(0, dtype=np.int8),
+        beta=per_trait,
+        se=per_trait,
+        chi2=per_trait,
+        pvalue=per_trait,
+        lml=per_trait,
+        scale=per_trait,
+        beta_gxe=per_set,
+        se_gxe=per_set,
+    )
+
+
 def impute(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Replace each variant's missing dosages (NaN) by the mean of its observed ones.
 

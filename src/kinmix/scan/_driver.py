@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._block import REASONS, BlockResult, ScanState, scan_genotypes
+from ._block import REASONS, BlockResult, ScanState, empty_result, scan_genotypes
 from ._inputs import Inputs, is_dask, validate
 from ._null import fit_nulls
 
@@ -129,7 +129,10 @@ def scan(
         restricted=restricted,
         environments=inputs.environments,
     )
-    if is_dask(inputs.G):
+    if inputs.G.shape[1] == 0:
+        E = inputs.environments
+        blocks = [empty_result(inputs.Y.shape[1], None if E is None else E.shape[1])]
+    elif is_dask(inputs.G):
         blocks = _run_dask(state, inputs.G, inputs.block_size)
     else:
         blocks = _run_local(state, inputs.G, inputs.block_size, verbose)
@@ -172,14 +175,12 @@ def _table(blocks: list[BlockResult], inputs: Inputs) -> pd.DataFrame:
     """Assemble the results, variant-major, one row per (variant, trait)."""
 
     def per_variant(field: str) -> np.ndarray:
-        return np.concatenate([getattr(b, field) for b in blocks]) if blocks else np.empty(0)
+        return np.concatenate([getattr(b, field) for b in blocks])
 
     def per_trait(field: str, j: int | None = None) -> np.ndarray:
         parts = [getattr(b, field) for b in blocks]
         if j is not None:
             parts = [part[..., j] for part in parts]
-        if not parts:
-            return np.empty(0)
         return np.concatenate(parts, axis=1).T.ravel()
 
     P = inputs.Y.shape[1]
