@@ -76,9 +76,11 @@ def economic_qs(K: Any, *, rtol: float = DEFAULT_RTOL) -> QS:
     n = K.shape[0]
     if K.shape != (n, n):
         raise InputError(f"K must be square; got shape {K.shape}.")
-    scale = np.abs(K).max()
-    if np.abs(K - K.T).max() > 1e-8 * max(scale, 1e-300):
+    asymmetry = K - K.T
+    np.abs(asymmetry, out=asymmetry)
+    if asymmetry.max() > 1e-8 * max(np.abs(K).max(), 1e-300):
         raise InputError("K must be symmetric; K - K.T has entries far from zero.")
+    del asymmetry
     S, Q = np.linalg.eigh(K)
     first = _split_spectrum(S, rtol, "K")
     return (Q[:, first:], Q[:, :first]), S[first:]
@@ -147,7 +149,7 @@ def unpack_qs(QS: Any, n: int, *, rtol: float = DEFAULT_RTOL) -> tuple[np.ndarra
     if first:
         kept = np.sort(order[first:])
         Q0, S0 = Q0[:, kept], S0[kept]
-    return np.ascontiguousarray(Q0), S0
+    return Q0, S0
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,12 @@ class LMM:
     followed by a bounded Brent refinement, profiling β and the scale when they are free.
     δ is searched in :math:`[\epsilon^{1/2}, 1 - \epsilon^{1/2}]`; an optimum on that
     boundary triggers a :class:`kinmix.BoundaryWarning` stating the value.
+
+    When the column space of X meets the null space of K — a centred GRM with an intercept:
+    :math:`K\mathbf 1 = 0` — the residual vanishes along that direction and the (non
+    restricted) likelihood grows without bound as δ → 0. The search then ends on the
+    boundary and the warning says so; use ``restricted=True``, whose likelihood integrates
+    the covariates out and has no such spike.
     """
 
     def __init__(self, y: Any, X: Any, QS: Any = None, restricted: bool = False) -> None:
@@ -258,15 +264,32 @@ class LMM:
             if objective(bound) >= result.fun:
                 x = bound
             delta = kernel.delta_from_log_gamma(x)
+            degenerate = x > 0 and not self._restricted and self._covariates_meet_null_space()
             warnings.warn(
                 f"the optimum of delta lies on the boundary of its search range "
                 f"(delta = {delta:.10g}; the range is [{kernel.DELTA_MIN:.3g}, "
                 f"1 - {kernel.DELTA_MIN:.3g}]): the data favour "
-                + ("no kinship effect (h2 -> 0)." if x < 0 else "h2 -> 1 (no noise)."),
+                + ("no kinship effect (h2 -> 0)." if x < 0 else "h2 -> 1 (no noise).")
+                + (
+                    " The covariates reach into the null space of K (e.g. an intercept with a"
+                    " centred GRM), where the likelihood is unbounded as delta -> 0: fit with"
+                    " restricted=True."
+                    if degenerate
+                    else ""
+                ),
                 BoundaryWarning,
                 stacklevel=3,
             )
         return kernel.delta_from_log_gamma(x)
+
+    def _covariates_meet_null_space(self) -> bool:
+        """Whether some combination of the covariates is orthogonal to every Q0 column."""
+        des = self._design
+        if not des.complement:
+            return False
+        norms = np.linalg.svd(des.QX, compute_uv=False) if des.k else np.zeros(1)
+        scale = np.sqrt(np.linalg.eigvalsh(des.XX).max())
+        return bool(norms.size < des.c or norms.min() < 1e-6 * scale)
 
     def get_fast_scanner(self):
         """A :class:`~kinmix.lmm.FastScanner` at the current variance components."""
