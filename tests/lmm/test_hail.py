@@ -46,7 +46,7 @@ def test_linear_mixed_model__neg_log_reml_matches_hail(ref_inputs, hail_ref, ran
     model, _ = _reference_model(ref_inputs, rank)
     for log_gamma, expected in hail_ref[f"{rank}_neg_log_reml"].items():
         assert_rel(model.compute_neg_log_reml(float(log_gamma)), expected, 1e-10)
-    value, beta, sigma_sq, tau_sq = model.compute_neg_log_reml(0.5, return_parameters=True)
+    _, beta, sigma_sq, tau_sq = model.compute_neg_log_reml(0.5, return_parameters=True)
     assert_rel(tau_sq, sigma_sq / np.exp(0.5), 1e-14)
     assert beta.shape == (3,)
 

@@ -246,7 +246,7 @@ def test_lmm__fixed_beta_is_kept_and_profiled_over_delta_and_scale():
     free = LMM(y, X, economic_qs_linear(G))
     free.fit(verbose=False)
     lmm = LMM(y, X, economic_qs_linear(G))
-    beta = free.beta + [0.05, -0.05]
+    beta = free.beta + np.array([0.05, -0.05])
     lmm.beta = beta
     lmm.fix("beta")
     lmm.fit(verbose=False)

@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 from kinmix import InputError, economic_qs, economic_qs_linear
 from kinmix.linalg import rotate
-from kinmix.lmm import LMM, FastScanner
-from kinmix.lmm import _scan
+from kinmix.lmm import LMM, FastScanner, _scan
 
 from ..conftest import assert_rel
 
