@@ -2,6 +2,12 @@
 
 Heritability, generalised linear mixed models and association scans whose only
 superlinear step is the rotation of genotypes by the kinship eigenvectors.
+
+The most used names are re-exported here: the models (:class:`LMM`,
+:class:`LinearMixedModel`, :class:`FastScanner`, :class:`GP`), the decompositions
+(:func:`economic_qs`, :func:`economic_qs_linear`) and the workflow functions
+(:func:`scan`, :func:`estimate_h2`, :func:`grm`). Only numpy, scipy and pandas are needed
+to import kinmix; Dask, Zarr, bed-reader and matplotlib are loaded when used.
 """
 
 from __future__ import annotations
@@ -14,18 +20,30 @@ from .errors import (
     KinmixError,
     KinmixWarning,
 )
+from .gp import GP
+from .grm import grm
 from .linalg import economic_qs, economic_qs_linear
+from .lmm import LMM, FastScanner, LinearMixedModel
+from .scan import scan
+from .workflow import estimate_h2
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GP",
+    "LMM",
     "BoundaryWarning",
     "ConvergenceWarning",
+    "FastScanner",
     "FitError",
     "InputError",
     "KinmixError",
     "KinmixWarning",
+    "LinearMixedModel",
     "__version__",
     "economic_qs",
     "economic_qs_linear",
+    "estimate_h2",
+    "grm",
+    "scan",
 ]

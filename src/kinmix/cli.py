@@ -39,9 +39,10 @@ def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from .grm import grm
     from .io.plink import read_plink
     from .io.tables import align_samples, read_sample_table
-    from .workflow import heritability, loco_scan
+    from .workflow import estimate_h2, loco_scan
 
     data = resources.files("kinmix") / "data" / "synth"
     with resources.as_file(data) as folder:
@@ -61,7 +62,7 @@ def _demo(args: argparse.Namespace) -> int:
             f"kinmix {__version__} demo: {n} samples, {m} variants, "
             f"{genotypes.variants['chrom'].nunique()} chromosomes (bundled FaST-LMM cohort)"
         )
-        h2 = heritability(genotypes, y, X)
+        h2 = estimate_h2(y, X, grm(genotypes))
         print(
             f"heritability (REML): h2 = {h2['h2']:.3f} ± {h2['h2_se']:.3f} "
             f"(delta = {h2['delta']:.3f}, scale = {h2['scale']:.3f})"

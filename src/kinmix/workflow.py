@@ -18,12 +18,15 @@ from .linalg import economic_qs
 from .lmm import LinearMixedModel
 
 
-def heritability(genotypes: Any, y: np.ndarray, X: np.ndarray) -> dict[str, float]:
-    """REML heritability of ``y`` with the kinship of all ``genotypes``.
+def estimate_h2(y: Any, X: Any, K: Any) -> dict[str, float]:
+    r"""REML heritability of ``y`` given covariates ``X`` and a kinship ``K``.
 
-    Returns ``h2, h2_se, delta, scale, lml, n, k`` (the report of DESIGN.md).
+    Fits :math:`y \sim N(X\beta, \sigma^2K + \tau^2I)` by REML (Hail's
+    :class:`~kinmix.lmm.LinearMixedModel`) and returns ``h2`` =
+    :math:`\sigma^2/(\sigma^2+\tau^2)`, its standard error ``h2_se``, ``delta`` = 1 − h2,
+    ``scale`` = :math:`\sigma^2+\tau^2`, the restricted log-likelihood ``lml``, ``n`` and
+    the number ``k`` of non-zero eigenvalues of K.
     """
-    K = grm(genotypes)
     model, _ = LinearMixedModel.from_kinship(y, X, K)
     model.fit()
     n = model.n
