@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import chi2
+from scipy.special import chdtrc
 
 from ..linalg import RotatedDesign
 
@@ -197,7 +197,9 @@ def scan_rotated(
     # ⟨[X, y_p], M⟩ for every phenotype: one (P(c+1) × k) @ (k × mq) product.
     cross = (null.left.T @ flat).reshape(P, c + 1, m, q)
     # ⟨M, M⟩: weighted Gram of the rotated columns of each set.
-    if q == 1:
+    if q == 1 and P == 1:  # one fused pass, no k×m temporary
+        MVM = np.einsum("km,km,k->m", flat, flat, null.weights[0])[None, :, None, None]
+    elif q == 1:  # one pass to square, then a (P × k) @ (k × m) product
         MVM = (null.weights @ np.square(flat))[:, :, None, None]
     else:
         MVM = np.einsum("pk,kmq,kmr->pmqr", null.weights, QM, QM)
@@ -226,7 +228,7 @@ def scan_rotated(
     scale = rss1 / n
     lml = -0.5 * (n * (LOG2PI + 1.0) + n * np.log(scale) + null.logdet[:, None])
     stat = n * np.log(null.rss[:, None] / rss1)
-    pvalue = chi2.sf(np.maximum(stat, 0.0), q)
+    pvalue = chdtrc(q, np.maximum(stat, 0.0))  # the χ²_q survival function
 
     beta = null.beta[:, :, None] - np.einsum("pcmq,pmq->pcm", AinvB, alpha)
     correction = np.einsum("pcmq,pmqr,pcmr->pcm", AinvB, S_inv, AinvB)
