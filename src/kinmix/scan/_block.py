@@ -78,32 +78,67 @@ def empty_result(ntraits: int, nenvironments: int | None) -> BlockResult:
     )
 
 
-def impute(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Replace each variant's missing dosages (NaN) by the mean of its observed ones.
+@dataclass(frozen=True)
+class Dosages:
+    r"""Imputed dosages of one block and their raw products.
 
-    Returns the float64 (n, m) dosages, the number of observed samples, the allele
-    frequency (observed mean / 2) and the reason codes (constant, all missing). Constant
-    and all-missing variants are set to zero, which the kernel reports as degenerate.
+    ``G`` (n, m) float64, constant and all-missing variants set to zero; ``nobs``, ``af``,
+    ``reason`` (m,); ``GG`` (m,) :math:`g^\top g`; ``BG`` (c+P, m) :math:`[X, Y]^\top G`.
+    """
+
+    G: np.ndarray
+    nobs: np.ndarray
+    af: np.ndarray
+    reason: np.ndarray
+    GG: np.ndarray
+    BG: np.ndarray
+
+
+#: Variance, relative to the mean square, below which a variant is checked for constancy.
+CONSTANT_RTOL = 1e-10
+
+
+def dosages(null: _scan.ScanNull, block: np.ndarray) -> Dosages:
+    r"""Mean-impute a block and reduce it in two passes over memory.
+
+    One product :math:`[\mathbf 1, X, Y]^\top G` gives the column sums (a NaN sum flags
+    the variants with missing dosages, imputed by the mean of their observed ones) and the
+    raw products the kernel needs when :math:`k < n`; one more pass gives
+    :math:`g^\top g`, hence the variance, which flags the candidates for an exact
+    constancy check. Constant and all-missing variants are set to zero, which the kernel
+    reports as degenerate.
     """
     G = np.asarray(block, dtype=np.float64)
-    missing = np.isnan(G)
-    n = G.shape[0]
-    if missing.any():
-        nobs = n - missing.sum(axis=0)
+    n, m = G.shape
+    basis = np.column_stack([np.ones(n), null.X, null.Y])
+    with np.errstate(invalid="ignore"):
+        sums = basis.T @ G
+    nobs = np.full(m, n)
+    flagged = np.flatnonzero(~np.isfinite(sums[0]))
+    if flagged.size:
+        sub = G[:, flagged]
+        if np.isinf(sub).any():
+            raise InputError("G contains infinite values; genotypes must be finite or NaN.")
+        missing = np.isnan(sub)
+        nobs[flagged] = n - missing.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.nansum(G, axis=0) / nobs
-        G = np.where(missing, mean, G)
-    else:
-        nobs = np.full(G.shape[1], n)
-        mean = G.mean(axis=0)
-    if not np.isfinite(mean[nobs > 0]).all():
-        raise InputError("G contains infinite values; genotypes must be finite or NaN.")
-    reason = np.zeros(G.shape[1], dtype=np.int8)
-    reason[np.ptp(G, axis=0) == 0] = CONSTANT
+            mean = np.nansum(sub, axis=0) / nobs[flagged]
+        G = G.copy() if np.may_share_memory(G, block) else G
+        G[:, flagged] = np.where(missing, mean, sub)
+        sums[:, flagged] = basis.T @ G[:, flagged]
+    mean = sums[0] / n
+    GG = np.einsum("nm,nm->m", G, G)
+    reason = np.zeros(m, dtype=np.int8)
+    suspects = np.flatnonzero(GG / n - mean**2 <= CONSTANT_RTOL * np.maximum(GG / n, 1e-300))
+    reason[suspects[np.ptp(G[:, suspects], axis=0) == 0]] = CONSTANT
     reason[nobs == 0] = ALL_MISSING
-    if reason.any():
-        G = np.where(reason > 0, 0.0, G)
-    return np.ascontiguousarray(G), nobs, mean / 2.0, reason
+    bad = reason > 0
+    if bad.any():
+        G = G.copy() if np.may_share_memory(G, block) else G
+        G[:, bad] = 0.0
+        sums[:, bad] = 0.0
+        GG[bad] = 0.0
+    return Dosages(G, nobs, mean / 2.0, reason, GG, sums[1:])
 
 
 def _mark_collinear(reason: np.ndarray, degenerate: np.ndarray) -> np.ndarray:
@@ -115,32 +150,35 @@ def _mark_collinear(reason: np.ndarray, degenerate: np.ndarray) -> np.ndarray:
 def scan_genotypes(state: ScanState, block: np.ndarray) -> BlockResult:
     r"""Test each variant (column) of ``block`` (n, m) for the P traits of ``state``.
 
-    Single-variant scans call :func:`kinmix.lmm._scan.scan_block` on the imputed dosages.
+    Single-variant scans rotate the imputed dosages (the GEMM :math:`Q_0^\top G`) and
+    pass them with their raw products to :func:`kinmix.lmm._scan.scan_rotated`.
     Interaction scans rotate :math:`[g, g\odot E_1, \dots, g\odot E_q]` once, then read
     the main-effect model from its first column and the full model from all of them.
     """
-    G, nobs, af, reason = impute(block)
     null = state.null
-    if state.environments is None:
-        out = _scan.scan_block(null, G)
-        return BlockResult(
-            nobs=nobs,
-            af=af,
-            reason=_mark_collinear(reason, out.degenerate),
-            beta=out.effsizes1[..., 0],
-            se=out.effsizes1_se[..., 0],
-            chi2=out.chi2,
-            pvalue=out.pvalue,
-            lml=out.lml,
-            scale=out.scale,
-        )
-    return _interaction(state, G, nobs, af, reason)
+    d = dosages(null, block)
+    if state.environments is not None:
+        return _interaction(state, d)
+    QG = (null.Q0.T @ d.G)[:, :, None]
+    if null.complement:
+        out = _scan.scan_rotated(null, QG, d.GG[:, None, None], d.BG[:, :, None])
+    else:
+        out = _scan.scan_rotated(null, QG)
+    return BlockResult(
+        nobs=d.nobs,
+        af=d.af,
+        reason=_mark_collinear(d.reason, out.degenerate),
+        beta=out.effsizes1[..., 0],
+        se=out.effsizes1_se[..., 0],
+        chi2=out.chi2,
+        pvalue=out.pvalue,
+        lml=out.lml,
+        scale=out.scale,
+    )
 
 
-def _interaction(
-    state: ScanState, G: np.ndarray, nobs: np.ndarray, af: np.ndarray, reason: np.ndarray
-) -> BlockResult:
-    null, E = state.null, state.environments
+def _interaction(state: ScanState, d: Dosages) -> BlockResult:
+    null, E, G = state.null, state.environments, d.G
     n, m = G.shape
     q = E.shape[1]
     M = np.empty((n, m, q + 1))
@@ -161,9 +199,9 @@ def _interaction(
     pvalue = chi2_dist.sf(np.maximum(stat, 0.0), q)
     degenerate = main.degenerate | full.degenerate
     return BlockResult(
-        nobs=nobs,
-        af=af,
-        reason=_mark_collinear(reason, degenerate),
+        nobs=d.nobs,
+        af=d.af,
+        reason=_mark_collinear(d.reason, degenerate),
         beta=full.effsizes1[..., 0],
         se=full.effsizes1_se[..., 0],
         chi2=np.where(degenerate, np.nan, stat),

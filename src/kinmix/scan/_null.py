@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..linalg import rotate
+from ..linalg import RotatedDesign
 from ..lmm import LMM, _scan
 from ._block import ScanState
 
@@ -24,14 +24,17 @@ def fit_nulls(
     (k = 0 for no kinship, then δ = 1). δ is fitted by ML (REML when ``restricted``); the
     scan then holds each :math:`\delta_p` fixed, so its covariance diagonal is
     :math:`((1-\delta_p)S_0 + \delta_p,\ \delta_p)` and the kernel's scale is the scale
-    :math:`s` of :class:`~kinmix.lmm.LMM`. Costs one rotation :math:`Q_0^\top y_p` and one
-    1-D search per trait.
+    :math:`s` of :class:`~kinmix.lmm.LMM`. The traits are rotated together, one GEMM
+    :math:`Q_0^\top [X, Y]`.
     """
-    QS = ((Q0, None), S0) if Q0.shape[1] else None
+    n, k = Q0.shape
+    QS = ((Q0, None), S0) if k else None
+    QX, QY = Q0.T @ X, Q0.T @ Y
+    XX, XY, YY = X.T @ X, X.T @ Y, np.einsum("np,np->p", Y, Y)
     designs, diagonals = [], []
     for p in range(Y.shape[1]):
         lmm = LMM(Y[:, p], X, QS, restricted=restricted)
         lmm.fit(verbose=False)
-        designs.append(rotate(Q0, S0, Y[:, p], X))
+        designs.append(RotatedDesign(n, S0, QY[:, p], QX, float(YY[p]), XY[:, p], XX, k < n))
         diagonals.append(((1.0 - lmm.delta) * S0 + lmm.delta, lmm.delta))
     return ScanState(_scan.build_null(designs, diagonals, X, Y, Q0), environments)
