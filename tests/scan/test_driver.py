@@ -137,13 +137,14 @@ def test_scan__without_kinship_is_least_squares():
         assert result["se"][j] == pytest.approx(se, rel=1e-10)
 
 
-def test_scan__interaction_equals_nested_lmm_fits():
-    G, y, X, K, _ = _data(seed=4)
+@pytest.mark.parametrize("rank", [None, 9])
+def test_scan__interaction_equals_nested_lmm_fits(rank):
+    G, y, X, _, Z = _data(seed=4, rank=rank)
     G = np.nan_to_num(G, nan=0.0)
     rng = np.random.default_rng(9)
     E = pd.DataFrame({"age": rng.normal(size=y.shape[0]), "sex": rng.integers(0, 2, y.size)})
     covariates = np.column_stack([X, E])
-    QS = economic_qs(K)
+    QS = economic_qs_linear(Z / np.sqrt(Z.shape[1]))
     result = scan(G, y, covariates, QS, interaction=E, block_size=6)
     assert list(result.columns) == [
         "variant", "n", "af", "beta", "se", "beta_gxe_age", "se_gxe_age",
@@ -166,6 +167,52 @@ def test_scan__interaction_equals_nested_lmm_fits():
         se = np.sqrt(np.diagonal(full.beta_covariance)[-3:])
         assert [row["se"], row["se_gxe_age"], row["se_gxe_sex"]] == pytest.approx(se, rel=1e-8)
         assert row["pvalue"] == pytest.approx(np.exp(-row["chi2"] / 2), rel=1e-10)  # χ²₂
+
+
+def test_scan__restricted_null_then_ml_alternatives():
+    G, y, X, K, _ = _data(seed=10, m=3)
+    QS = economic_qs(K)
+    result = scan(G, y, X, QS, restricted=True)
+    null = LMM(y, X, QS, restricted=True)
+    null.fit(verbose=False)
+    assert null.delta != pytest.approx(_fitted_delta(y, X, QS), rel=1e-3)
+    g = np.where(np.isnan(G[:, 1]), np.nanmean(G[:, 1]), G[:, 1])
+    lmm = _fixed_delta_fit(y, X, g, QS, null.delta)
+    assert result["lml"][1] == pytest.approx(lmm.lml(), rel=1e-10)
+    assert result["beta"][1] == pytest.approx(lmm.beta[-1], rel=1e-8)
+
+
+def _fitted_delta(y, X, QS):
+    lmm = LMM(y, X, QS)
+    lmm.fit(verbose=False)
+    return lmm.delta
+
+
+def test_scan__dask_ships_the_null_state_once(monkeypatch):
+    import dask
+
+    from kinmix.scan._block import ScanState
+
+    G, y, X, K, _ = _data(seed=11)
+    seen = []
+    compute = dask.compute
+
+    def spy(*parts, **kwargs):
+        graph = dict(dask.base.collections_to_expr(parts).__dask_graph__())
+        keys = [k for k, v in graph.items() if isinstance(getattr(v, "value", v), ScanState)]
+        users = [k for k, task in graph.items() if set(keys) & set(task.dependencies)]
+        seen.append((len(keys), len(users)))
+        return compute(*parts, **kwargs)
+
+    monkeypatch.setattr(dask, "compute", spy)
+    result = scan(da.from_array(G, chunks=(48, 5)), y, X, K=K)
+    assert len(result) == G.shape[1]
+    assert seen == [(1, 5)]  # one key holds the state; the 5 block tasks share it
+
+
+def test_scan__verbose_gives_the_same_table():
+    G, y, X, K, _ = _data(seed=12)
+    _assert_same(scan(G, y, X, K=K, block_size=5, verbose=True), scan(G, y, X, K=K))
 
 
 # -- genotype edge cases --------------------------------------------------------------------
