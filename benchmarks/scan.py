@@ -110,7 +110,7 @@ def run(case: Case, rng: np.random.Generator, repeat: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (seconds)")
-    parser.add_argument("--repeat", type=int, default=1, help="best of this many runs")
+    parser.add_argument("--repeat", type=int, default=2, help="best of this many runs")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)

@@ -1,11 +1,11 @@
 r"""Block matrices: 2-D float64 arrays stored as Zarr, and alternatives fitted from them.
 
 This is kinmix's counterpart of Hail's ``BlockMatrix.write(path, force_row_major=True)``
-and ``BlockMatrix.read(path)``. A block matrix is a local Zarr array (format of the installed
-``zarr``, 2 or 3; ``zarr >= 2.16``) of float64 values cut into square chunks of
-``block_size``, stored row-major. Writes go to a hidden sibling folder that is renamed into
-place only once every chunk is written, so a killed write never leaves something that
-reads as a complete matrix at ``path``.
+and ``BlockMatrix.read(path)``. A block matrix is a local Zarr array (the format of the
+installed ``zarr``; checked with zarr 2.18 and 3.1) of float64 values cut into square
+chunks of ``block_size``, stored row-major. Writes go to a hidden sibling folder that is
+renamed into place only once every chunk is written, so a killed write never leaves
+something that reads as a complete matrix at ``path``.
 
 :func:`fit_alternatives_dask` runs :meth:`kinmix.lmm.LinearMixedModel.fit_alternatives`:
 the stored :math:`(P_rA)^\top` (and :math:`A^\top` for low rank) hold one row per
