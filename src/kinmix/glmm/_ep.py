@@ -69,7 +69,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_solve, solve_triangular
 
 from ..errors import ConvergenceWarning, FitError
 from ..lik import ProdLik
@@ -128,10 +127,12 @@ class SiteAlgebra:
         B = v0 * self.C
         B[np.diag_indices_from(B)] += 1.0
         self.L = np.linalg.cholesky(B)
+        # B has eigenvalues >= 1, so the explicit inverse of its factor is well conditioned.
+        self.Li = np.linalg.inv(self.L)
         self.b = sites.eta - sites.tau * prior.mean
         self.u = U.T @ (self.a * self.b)
-        self.Binv_u = cho_solve((self.L, True), self.u)
-        LiUt = solve_triangular(self.L, U.T, lower=True, check_finite=False)
+        self.Binv_u = self.Li.T @ (self.Li @ self.u)
+        LiUt = self.Li @ U.T
         self.g = np.einsum("ij,ij->j", LiUt, LiUt)
 
     def logdet(self) -> float:
@@ -166,13 +167,13 @@ class SiteAlgebra:
         = \operatorname{tr}\mathrm C - v_0\operatorname{tr}(\mathrm C\mathrm B^{-1}\mathrm C)`."""
         if self.C.size == 0:
             return 0.0
-        LiC = solve_triangular(self.L, self.C, lower=True, check_finite=False)
+        LiC = self.Li @ self.C
         return float(np.trace(self.C) - self.prior.v0 * np.sum(LiC * LiC))
 
     def dense_r(self) -> np.ndarray:
         r""":math:`\mathrm R` as an :math:`n\times n` matrix (:math:`O(n^2k)`)."""
         DU = self.d[:, None] * self.prior.U
-        LiDUt = solve_triangular(self.L, DU.T, lower=True, check_finite=False)
+        LiDUt = self.Li @ DU.T
         R = -self.prior.v0 * (LiDUt.T @ LiDUt)
         R[np.diag_indices_from(R)] += self.d
         return R

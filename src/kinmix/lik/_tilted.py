@@ -43,6 +43,7 @@ __all__ = ["TiltedMoments", "tilted_moments_by_quadrature"]
 #: Fall of the log integrand from its maximum at which the grid stops: e^-40 ≈ 4e-18.
 _DROP = 40.0
 _NEWTON_STEPS = 100
+_MODE_RTOL = 1e-10
 _BISECTIONS = 16
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -77,19 +78,21 @@ def _mode(log_lik: LogLik, mu: np.ndarray, var: np.ndarray) -> np.ndarray:
     lo = np.minimum(mu, other)
     hi = np.maximum(mu, other)
     x = mu.copy()
-    width = hi - lo
+    last = hi - lo
     for _ in range(_NEWTON_STEPS):
         _, d1, d2 = log_lik(x[:, None])
         g = d1[:, 0] - (x - mu) / var
         dg = d2[:, 0] - 1.0 / var
         lo = np.where(g > 0, x, lo)
         hi = np.where((g < 0) | np.isnan(g), x, hi)
-        new = x - g / dg
-        slow = hi - lo > 0.5 * width
-        width = hi - lo
-        bisect = slow | ~((new > lo) & (new < hi))
-        new = np.where(bisect, 0.5 * (lo + hi), new)
-        done = (np.abs(new - x) <= 4 * np.finfo(float).eps * (1.0 + np.abs(x))) | (g == 0)
+        step = g / dg
+        new = x - step
+        # Bisect when Newton leaves the bracket or does not halve the previous step.
+        bisect = ~((new > lo) & (new < hi)) | (2.0 * np.abs(step) > np.abs(last))
+        # The mode only centres the grid: a Newton step of 1e-10 (relative) is plenty.
+        done = np.abs(step) <= _MODE_RTOL * (1.0 + np.abs(x))
+        new = np.where(done, x, np.where(bisect, 0.5 * (lo + hi), new))
+        last = new - x
         x = new
         if done.all():
             break
