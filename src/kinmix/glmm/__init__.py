@@ -2,5 +2,6 @@
 
 from ._ep import Sites
 from ._expfam import GLMMExpFam
+from ._normal import GLMMNormal
 
-__all__ = ["GLMMExpFam", "Sites"]
+__all__ = ["GLMMExpFam", "GLMMNormal", "Sites"]
