@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
-from scipy.special import erfcx, expit, gammaln, log_ndtr
+from scipy.special import erfcx, gammaln, log_ndtr
 
 from .._validate import as_vector
 from ..errors import InputError
@@ -55,10 +55,15 @@ def _mills_ratio(z: np.ndarray) -> np.ndarray:
 
 
 def _log_logistic(y: np.ndarray, n: np.ndarray, x: np.ndarray) -> Derivatives:
-    """y log σ(x) + (n - y) log σ(-x) and its derivatives in x."""
-    value = -y * np.logaddexp(0.0, -x) - (n - y) * np.logaddexp(0.0, x)
-    p = expit(x)
-    return value, y - n * p, -n * p * expit(-x)
+    r""":math:`y\log\sigma(x) + (n-y)\log\sigma(-x) = yx - n\operatorname{softplus}(x)`
+    and its derivatives, from one exponential :math:`e^{-|x|}`."""
+    e = np.exp(-np.abs(x))
+    softplus = np.maximum(x, 0.0) + np.log1p(e)
+    inv = 1.0 / (1.0 + e)
+    positive = x >= 0
+    p = np.where(positive, inv, e * inv)
+    q = np.where(positive, e * inv, inv)
+    return y * x - n * softplus, y - n * p, -n * p * q
 
 
 def _log_probit(y: np.ndarray, n: np.ndarray, x: np.ndarray) -> Derivatives:
