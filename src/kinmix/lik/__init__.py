@@ -7,6 +7,7 @@ PoissonProdLik    Counts (log link).
 NormalProdLik     Gaussian outcomes (identity link), EP's exact special case.
 """
 
+from ._parse import make_lik
 from ._prod import (
     BernoulliProdLik,
     BinomialProdLik,
@@ -25,4 +26,5 @@ __all__ = [
     "ProbitProdLik",
     "ProdLik",
     "TiltedMoments",
+    "make_lik",
 ]
