@@ -1,9 +1,13 @@
 """Readers and writers of genetic data.
 
-Submodules are imported on first use, so ``import kinmix.io`` needs neither Dask nor Zarr:
+Submodules and their main functions are imported on first use, so ``import kinmix.io``
+needs neither bed-reader, Dask nor Zarr:
 
-- :mod:`kinmix.io.blockmatrix`: 2-D arrays stored as Zarr (Hail's ``BlockMatrix.write``
-  with ``force_row_major=True``), and :func:`~kinmix.io.blockmatrix.fit_alternatives_dask`.
+- :mod:`kinmix.io.plink`: :func:`read_plink` (PLINK 1 .bed/.bim/.fam, via bed-reader);
+- :mod:`kinmix.io.tables`: :func:`read_sample_table`, :func:`align_samples`;
+- :mod:`kinmix.io.blockmatrix`: :func:`write_block_matrix`, :func:`read_block_matrix`
+  (Zarr, Hail's ``BlockMatrix.write`` with ``force_row_major=True``) and
+  :func:`~kinmix.io.blockmatrix.fit_alternatives_dask`.
 """
 
 from __future__ import annotations
@@ -11,14 +15,25 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SUBMODULES = ("blockmatrix",)
+_SUBMODULES = ("blockmatrix", "plink", "tables")
+_FUNCTIONS = {
+    "read_plink": "plink",
+    "read_sample_table": "tables",
+    "align_samples": "tables",
+    "read_block_matrix": "blockmatrix",
+    "write_block_matrix": "blockmatrix",
+}
+
+__all__ = sorted(_FUNCTIONS)
 
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(f"{__name__}.{_FUNCTIONS[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_SUBMODULES])
+    return sorted([*globals(), *_SUBMODULES, *_FUNCTIONS])
