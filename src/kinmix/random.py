@@ -7,7 +7,7 @@ import numpy as np
 from .cov import Covariance
 from .mean import Mean
 
-__all__ = ["GPSampler"]
+__all__ = ["GGPSampler", "GPSampler"]
 
 _JITTER = float(np.sqrt(np.finfo(float).eps))
 
@@ -44,3 +44,35 @@ class GPSampler:
         """
         K = self._cov.value() + _JITTER * np.eye(self._mean.size)
         return random_state.multivariate_normal(self._mean.value(), K)
+
+
+class GGPSampler:
+    r"""Draw outcomes of a generalised Gaussian process.
+
+    .. math::
+
+        \mathbf f \sim \mathcal N(\mathbf m, \mathrm K), \qquad
+        y_i \mid f_i \sim p(y_i \mid g^{-1}(f_i)).
+
+    Parameters
+    ----------
+    lik
+        Likelihood with a ``sample(f, random_state)`` method (:mod:`kinmix.lik`).
+    mean
+        Mean function :math:`\mathbf m`.
+    cov
+        Covariance function :math:`\mathrm K`.
+
+    Notes
+    -----
+    The latent draw is :class:`GPSampler`'s (same jitter); the outcomes then come from
+    ``lik.sample`` with the same source of randomness.
+    """
+
+    def __init__(self, lik, mean: Mean, cov: Covariance) -> None:
+        self._lik = lik
+        self._latent = GPSampler(mean, cov)
+
+    def sample(self, random_state: np.random.RandomState) -> np.ndarray:
+        """One draw of the n outcomes (``RandomState`` or ``Generator``)."""
+        return self._lik.sample(self._latent.sample(random_state), random_state)

@@ -197,7 +197,7 @@ class BernoulliProdLik(ProdLik):
 
     def sample(self, x: Any, random_state: Any = None) -> np.ndarray:
         p = self.mean(x)
-        return (_generator(random_state).uniform(size=p.shape) < p).astype(float)
+        return _generator(random_state).binomial(1, p).astype(float)
 
     def tilted_moments(self, y: np.ndarray, mu: np.ndarray, var: np.ndarray) -> TiltedMoments:
         if not isinstance(self._link, ProbitLink):
