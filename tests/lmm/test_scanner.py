@@ -173,3 +173,19 @@ def test_fast_scanner__rejects_bad_input():
         scanner.fast_scan(M[:19], verbose=False)
     with pytest.raises(InputError, match="M contains 1 non-finite"):
         scanner.scan(np.where(np.arange(120).reshape(20, 6) == 7, np.nan, M))
+
+
+def test_chi2_sf__closed_forms_equal_scipy():
+    from scipy.stats import chi2
+
+    stat = np.concatenate([[0.0, 1e-12], np.logspace(-6, 3.1, 200)])
+    for dof in (1, 2, 3, 5):
+        assert_rel(_scan.chi2_sf(stat, dof), chi2.sf(stat, dof), 1e-12, atol=1e-300)
+
+
+def test_fast_scanner__zero_candidates():
+    y, X, G, _ = _problem(20, 5, 6)
+    lmm = LMM(y, X, economic_qs_linear(G))
+    lmm.fit(verbose=False)
+    out = lmm.get_fast_scanner().fast_scan(np.empty((20, 0)), verbose=False)
+    assert out["lml"].shape == (0,) and out["effsizes0"].shape == (0, 2)

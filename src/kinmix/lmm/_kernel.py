@@ -64,7 +64,7 @@ class Solution:
 
     def beta_covariance(self, scale: float) -> np.ndarray:
         """:math:`s A^{-1}`, the covariance of :math:`\\hat\\beta`."""
-        return scale * cho_solve(self.XVX_cho, np.eye(self.XVX.shape[0]))
+        return scale * cho_solve(self.XVX_cho, np.eye(self.XVX.shape[0]), check_finite=False)
 
 
 def delta_diagonal(S: np.ndarray, delta: float) -> tuple[np.ndarray, float]:
@@ -84,12 +84,12 @@ def solve(design: RotatedDesign, d0: np.ndarray, d1: float) -> Solution:
     XVy = inner(design.QX, design.Qy, design.Xy, d0, d1, comp)
     yVy = float(inner(design.Qy, design.Qy, design.yy, d0, d1, comp))
     try:
-        cho = cho_factor(XVX, lower=True)
+        cho = cho_factor(XVX, lower=True, check_finite=False)
     except LinAlgError as exc:
         raise FitError(
             "Xᵀ V⁻¹ X is singular: the covariates are collinear under this covariance."
         ) from exc
-    beta = cho_solve(cho, XVy)
+    beta = cho_solve(cho, XVy, check_finite=False)
     rss = float(yVy - XVy @ beta)
     return Solution(d0, d1, XVX, XVy, yVy, beta, rss, logdet(d0, d1, design.n), cho)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import chdtrc
+from scipy.special import chdtrc, erfc
 
 from ..linalg import RotatedDesign
 
@@ -135,6 +135,20 @@ def build_null(
     )
 
 
+def chi2_sf(stat: np.ndarray, dof: int) -> np.ndarray:
+    r"""Survival function of :math:`\chi^2_{dof}`: closed forms for 1 and 2 d.o.f.
+
+    :math:`P(\chi^2_1 > x) = \operatorname{erfc}(\sqrt{x/2})` and
+    :math:`P(\chi^2_2 > x) = e^{-x/2}` are exact and some 50× faster than the general
+    incomplete gamma function, which serves larger ``dof``.
+    """
+    if dof == 1:
+        return erfc(np.sqrt(0.5 * stat))
+    if dof == 2:
+        return np.exp(-0.5 * stat)
+    return chdtrc(dof, stat)
+
+
 @dataclass(frozen=True)
 class ScanBlock:
     """Statistics of m candidate sets of size q for P phenotypes.
@@ -160,7 +174,8 @@ def raw_products(null: ScanNull, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """``MᵀM`` per set (m, q, q) and ``[X, Y]ᵀM`` (c+P, m, q) for the complement terms."""
     m, q = M.shape[1], M.shape[2]
     flat = M.reshape(M.shape[0], m * q)
-    BM = (np.concatenate([null.X, null.Y], axis=1).T @ flat).reshape(-1, m, q)
+    basis = np.concatenate([null.X, null.Y], axis=1)
+    BM = (basis.T @ flat).reshape(basis.shape[1], m, q)
     MM = np.einsum("nmq,nmr->mqr", M, M) if q > 1 else np.einsum("nm,nm->m", flat, flat)
     return MM.reshape(m, q, q), BM
 
@@ -172,7 +187,7 @@ def scan_block(null: ScanNull, M: np.ndarray) -> ScanBlock:
     if M.ndim == 2:
         M = M[:, :, None]
     n, m, q = M.shape
-    QM = (null.Q0.T @ M.reshape(n, m * q)).reshape(-1, m, q)
+    QM = (null.Q0.T @ M.reshape(n, m * q)).reshape(null.Q0.shape[1], m, q)
     if null.complement:
         MM, BM = raw_products(null, M)
     else:
@@ -228,7 +243,7 @@ def scan_rotated(
     scale = rss1 / n
     lml = -0.5 * (n * (LOG2PI + 1.0) + n * np.log(scale) + null.logdet[:, None])
     stat = n * np.log(null.rss[:, None] / rss1)
-    pvalue = chdtrc(q, np.maximum(stat, 0.0))  # the χ²_q survival function
+    pvalue = chi2_sf(np.maximum(stat, 0.0), q)
 
     beta = null.beta[:, :, None] - np.einsum("pcmq,pmq->pcm", AinvB, alpha)
     correction = np.einsum("pcmq,pmqr,pcmr->pcm", AinvB, S_inv, AinvB)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._progress import progress
 from .._validate import as_matrix, as_vector, check_full_column_rank
 from ..errors import InputError
 from ..linalg import rotate, unpack_qs
@@ -113,10 +114,10 @@ class FastScanner:
         """
         M = self._candidates(M, "M")
         m = M.shape[1]
-        starts = range(0, m, BLOCK_SIZE)
+        starts = range(0, max(m, 1), BLOCK_SIZE)  # one (empty) block when m = 0
         blocks = [
             _scan.scan_block(self._null, M[:, i : i + BLOCK_SIZE])
-            for i in _progress(starts, verbose and m > BLOCK_SIZE)
+            for i in progress(starts, verbose and m > BLOCK_SIZE, "scan")
         ]
 
         def stack(field: str) -> np.ndarray:
@@ -159,13 +160,3 @@ class FastScanner:
             "effsizes1_se": block.effsizes1_se[0, 0],
             "scale": float(block.scale[0, 0]),
         }
-
-
-def _progress(iterable, enabled: bool):
-    if not enabled:
-        return iterable
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, desc="scan", unit="block")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import chi2 as chi2_dist
 
 from ..errors import InputError
 from ..lmm import _scan
@@ -196,7 +195,7 @@ def _interaction(state: ScanState, d: Dosages) -> BlockResult:
     # LRT of [X, g, g⊙E] against [X, g]: n log(R_main / R_full), χ² with q d.o.f.
     with np.errstate(invalid="ignore"):
         stat = null.n * np.log(main.scale / full.scale)
-    pvalue = chi2_dist.sf(np.maximum(stat, 0.0), q)
+    pvalue = _scan.chi2_sf(np.maximum(stat, 0.0), q)
     degenerate = main.degenerate | full.degenerate
     return BlockResult(
         nobs=d.nobs,

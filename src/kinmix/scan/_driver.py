@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._progress import progress
 from ._block import REASONS, BlockResult, ScanState, empty_result, scan_genotypes
 from ._inputs import Inputs, is_dask, validate
 from ._null import fit_nulls
@@ -143,7 +144,7 @@ def _run_local(state: ScanState, G: Any, block_size: int, verbose: bool) -> list
     starts = range(0, G.shape[1], block_size)
     return [
         scan_genotypes(state, G[:, start : start + block_size])
-        for start in _progress(starts, verbose and len(starts) > 1)
+        for start in progress(starts, verbose and len(starts) > 1, "scan")
     ]
 
 
@@ -159,16 +160,6 @@ def _run_dask(state: ScanState, G: Any, block_size: int | None) -> list[BlockRes
     task = dask.delayed(scan_genotypes, pure=True)
     parts = [task(shared, block) for block in G.to_delayed().ravel()]
     return list(dask.compute(*parts, scheduler=client))
-
-
-def _progress(iterable, enabled: bool):
-    if not enabled:
-        return iterable
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, desc="scan", unit="block")
 
 
 def _table(blocks: list[BlockResult], inputs: Inputs) -> pd.DataFrame:
