@@ -83,7 +83,10 @@ def economic_qs(K: Any, *, rtol: float = DEFAULT_RTOL) -> QS:
     del asymmetry
     S, Q = np.linalg.eigh(K)
     first = _split_spectrum(S, rtol, "K")
-    return (Q[:, first:], Q[:, :first]), S[first:]
+    if first == 0:
+        return (Q, Q[:, :0]), S
+    # Contiguous copies: every later product with Q0 would otherwise copy it again.
+    return (np.ascontiguousarray(Q[:, first:]), np.ascontiguousarray(Q[:, :first])), S[first:]
 
 
 def economic_qs_linear(G: Any, *, rtol: float = DEFAULT_RTOL, return_q1: bool = False) -> QS:
