@@ -10,7 +10,7 @@ import numpy as np
 
 from .._validate import as_matrix, as_vector, check_full_column_rank
 from ..errors import BoundaryWarning, InputError
-from ..linalg import inner, rotate, unpack_qs
+from ..linalg import RotatedDesign, inner, rotate, unpack_qs
 from . import _kernel as kernel
 
 log = logging.getLogger(__name__)
@@ -71,14 +71,39 @@ class LMM:
             Q0, S0 = np.empty((n, 0)), np.empty(0)
         else:
             Q0, S0 = unpack_qs(QS, n)
+        self._setup(y, X, Q0, rotate(Q0, S0, y, X), restricted, has_kinship=QS is not None)
+
+    @classmethod
+    def _from_design(
+        cls,
+        y: np.ndarray,
+        X: np.ndarray,
+        Q0: np.ndarray,
+        design: RotatedDesign,
+        restricted: bool,
+    ) -> LMM:
+        """An LMM from validated inputs whose rotation is already done (the scan driver's)."""
+        lmm = cls.__new__(cls)
+        lmm._setup(y, X, Q0, design, restricted, has_kinship=design.k > 0)
+        return lmm
+
+    def _setup(
+        self,
+        y: np.ndarray,
+        X: np.ndarray,
+        Q0: np.ndarray,
+        design: RotatedDesign,
+        restricted: bool,
+        has_kinship: bool,
+    ) -> None:
         self._y, self._X, self._Q0 = y, X, Q0
         self._restricted = bool(restricted)
-        self._design = rotate(Q0, S0, y, X)
-        self._logdet_xx = kernel.logdet_XX(self._design) if restricted else 0.0
-        self._fixed: set[str] = {"delta"} if QS is None else set()
-        self._delta = 1.0 if QS is None else 0.5
+        self._design = design
+        self._logdet_xx = kernel.logdet_XX(design) if restricted else 0.0
+        self._fixed: set[str] = set() if has_kinship else {"delta"}
+        self._delta = 0.5 if has_kinship else 1.0
         self._scale = 1.0
-        self._beta = np.zeros(c)
+        self._beta = np.zeros(X.shape[1])
 
     # -- parameters ----------------------------------------------------------------------
     def fix(self, param: str) -> None:

@@ -28,13 +28,13 @@ def fit_nulls(
     :math:`Q_0^\top [X, Y]`.
     """
     n, k = Q0.shape
-    QS = ((Q0, None), S0) if k else None
     QX, QY = Q0.T @ X, Q0.T @ Y
     XX, XY, YY = X.T @ X, X.T @ Y, np.einsum("np,np->p", Y, Y)
     designs, diagonals = [], []
     for p in range(Y.shape[1]):
-        lmm = LMM(Y[:, p], X, QS, restricted=restricted)
+        design = RotatedDesign(n, S0, QY[:, p], QX, float(YY[p]), XY[:, p], XX, k < n)
+        lmm = LMM._from_design(Y[:, p], X, Q0, design, restricted)
         lmm.fit(verbose=False)
-        designs.append(RotatedDesign(n, S0, QY[:, p], QX, float(YY[p]), XY[:, p], XX, k < n))
+        designs.append(design)
         diagonals.append(((1.0 - lmm.delta) * S0 + lmm.delta, lmm.delta))
     return ScanState(_scan.build_null(designs, diagonals, X, Y, Q0), environments)
