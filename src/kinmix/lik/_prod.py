@@ -66,6 +66,11 @@ def _log_logistic(y: np.ndarray, n: np.ndarray, x: np.ndarray) -> Derivatives:
     return y * x - n * softplus, y - n * p, -n * p * q
 
 
+def _log_logistic_value(y: np.ndarray, n: Any, x: np.ndarray) -> np.ndarray:
+    r""":math:`yx - n\operatorname{softplus}(x)` alone."""
+    return y * x - n * (np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))))
+
+
 def _log_probit(y: np.ndarray, n: np.ndarray, x: np.ndarray) -> Derivatives:
     """y log Φ(x) + (n - y) log Φ(-x) and its derivatives in x."""
     r_pos = _mills_ratio(x)
@@ -92,6 +97,8 @@ class ProdLik(ABC):
     #: Largest quadrature spacing: half the distance from the real axis to the nearest
     #: singularity of the log-likelihood (logistic: poles at ±iπ; probit: none nearby).
     _spacing: float = 0.5
+    #: Largest spacing relative to the Laplace scale at the mode.
+    _relative_spacing: float = 1 / 1.5
 
     def __init__(self, link: Link | None = None, *, nodes: int = DEFAULT_NODES) -> None:
         link = self._links[0]() if link is None else link
@@ -154,16 +161,28 @@ class ProdLik(ABC):
         """
         y = np.asarray(y, dtype=float)
 
-        def log_lik(x: np.ndarray, sites: np.ndarray | None = None) -> Derivatives:
-            return self._site_derivatives(slice(None) if sites is None else sites, y, x)
+        def log_lik(x: np.ndarray, sites: Any = None, derivatives: bool = True) -> Derivatives:
+            index = slice(None) if sites is None else sites
+            if derivatives:
+                return self._site_derivatives(index, y, x)
+            return self._site_log_pdf(index, y, x), None, None
 
         return tilted_moments_by_quadrature(
-            log_lik, mu, var, spacing=self._spacing, max_nodes=self._nodes
+            log_lik,
+            mu,
+            var,
+            spacing=self._spacing,
+            relative_spacing=self._relative_spacing,
+            max_nodes=self._nodes,
         )
 
     def _site_derivatives(self, sites: Any, y: np.ndarray, x: np.ndarray) -> Derivatives:
         """Derivatives at the points x (rows) of the given sites of outcome y."""
         return self.log_pdf_derivatives(y[sites][:, None], x)
+
+    def _site_log_pdf(self, sites: Any, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Log-density (no derivatives) at the points x (rows) of the given sites."""
+        return self._site_derivatives(sites, y, x)[0]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._link!r})"
@@ -194,6 +213,11 @@ class BernoulliProdLik(ProdLik):
         if isinstance(self._link, ProbitLink):
             return _log_probit(y, 1.0, x)
         return _log_logistic(y, 1.0, x)
+
+    def _site_log_pdf(self, sites: Any, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        if isinstance(self._link, ProbitLink):
+            return super()._site_log_pdf(sites, y, x)
+        return _log_logistic_value(y[sites][:, None], 1.0, x)
 
     def sample(self, x: Any, random_state: Any = None) -> np.ndarray:
         p = self.mean(x)
@@ -275,6 +299,13 @@ class BinomialProdLik(ProdLik):
     def _site_derivatives(self, sites: Any, y: np.ndarray, x: np.ndarray) -> Derivatives:
         return self._derivatives(y[sites][:, None], self._ntrials[sites][:, None], x)
 
+    def _site_log_pdf(self, sites: Any, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        if isinstance(self._link, ProbitLink):
+            return super()._site_log_pdf(sites, y, x)
+        y, n = y[sites][:, None], self._ntrials[sites][:, None]
+        log_choose = gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)
+        return _log_logistic_value(y, n, x) + log_choose
+
     def _derivatives(self, y: np.ndarray, n: np.ndarray, x: np.ndarray) -> Derivatives:
         log_choose = gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)
         if isinstance(self._link, ProbitLink):
@@ -300,6 +331,7 @@ class PoissonProdLik(ProdLik):
     _links = (LogLink,)
     #: :math:`e^{x+iy}` turns the decay :math:`e^{-e^x}` into growth past :math:`|y| = \pi/2`.
     _spacing = 0.25
+    _relative_spacing = 0.5
 
     def check_outcome(self, y: Any, name: str = "y") -> np.ndarray:
         y = as_vector(y, name)
@@ -309,6 +341,10 @@ class PoissonProdLik(ProdLik):
     def log_pdf_derivatives(self, y: np.ndarray, x: np.ndarray) -> Derivatives:
         rate = np.exp(x)
         return y * x - rate - gammaln(y + 1), y - rate, -rate
+
+    def _site_log_pdf(self, sites: Any, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        y = y[sites][:, None]
+        return y * x - np.exp(x) - gammaln(y + 1)
 
     def sample(self, x: Any, random_state: Any = None) -> np.ndarray:
         return _generator(random_state).poisson(self.mean(x)).astype(float)

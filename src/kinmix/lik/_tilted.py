@@ -47,8 +47,9 @@ _MODE_RTOL = 1e-10
 _BISECTIONS = 16
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
-#: ``log_lik(x, sites) -> (value, first derivative, second derivative)`` at x (n, m),
-#: row i of x belonging to site ``sites[i]`` (all sites, in order, when ``sites`` is None).
+#: ``log_lik(x, sites=None, derivatives=True) -> (value, first, second derivative)`` at x
+#: (n, m), row i of x belonging to site ``sites[i]`` (all sites, in order, when ``sites``
+#: is None); with ``derivatives=False`` the derivatives may be None.
 LogLik = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
@@ -105,16 +106,21 @@ def _log_integrand(log_lik: LogLik, x: np.ndarray, mu: np.ndarray, var: np.ndarr
     return value - 0.5 * diff * diff / var[:, None], d1 - diff / var[:, None], d2
 
 
+def _log_integrand_value(log_lik: LogLik, x: np.ndarray, mu: np.ndarray, var: np.ndarray):
+    diff = x - mu[:, None]
+    return log_lik(x, derivatives=False)[0] - 0.5 * diff * diff / var[:, None]
+
+
 def _end(log_lik, mode, top, scale, mu, var, side):
     """Distance from the mode to a point just beyond the fall of ``_DROP`` on one side."""
     t1 = scale * np.sqrt(2.0 * _DROP)
-    fall = top - _log_integrand(log_lik, (mode + side * t1)[:, None], mu, var)[0][:, 0]
+    fall = top - _log_integrand_value(log_lik, (mode + side * t1)[:, None], mu, var)[:, 0]
     chord = np.where(fall > 0, t1 * _DROP / np.maximum(fall, 1e-300), np.inf)
     outer = np.where(fall >= _DROP, t1, np.minimum(chord, np.sqrt(2.0 * _DROP * var)))
     inner = np.zeros_like(outer)
     for _ in range(_BISECTIONS):
         middle = 0.5 * (inner + outer)
-        h = _log_integrand(log_lik, (mode + side * middle)[:, None], mu, var)[0][:, 0]
+        h = _log_integrand_value(log_lik, (mode + side * middle)[:, None], mu, var)[:, 0]
         beyond = (top - h >= _DROP) | np.isnan(h)
         outer = np.where(beyond, middle, outer)
         inner = np.where(beyond, inner, middle)
@@ -122,22 +128,31 @@ def _end(log_lik, mode, top, scale, mu, var, side):
 
 
 def tilted_moments_by_quadrature(
-    log_lik: LogLik, mu: np.ndarray, var: np.ndarray, *, spacing: float, max_nodes: int
+    log_lik: LogLik,
+    mu: np.ndarray,
+    var: np.ndarray,
+    *,
+    spacing: float,
+    relative_spacing: float,
+    max_nodes: int,
 ) -> TiltedMoments:
     r"""Tilted moments of a log-concave likelihood (see the module notes).
 
     Parameters
     ----------
     log_lik
-        ``log_lik(x, sites=None)`` returns :math:`\ell_i(x)`, :math:`\ell_i'(x)` and
-        :math:`\ell_i''(x)` for an array ``x`` of shape (n, m) whose rows hold points for
-        the sites ``sites`` (every site when None).
+        ``log_lik(x, sites=None, derivatives=True)`` returns :math:`\ell_i(x)`,
+        :math:`\ell_i'(x)` and :math:`\ell_i''(x)` for an array ``x`` of shape (n, m) whose
+        rows hold points for the sites ``sites`` (every site when None); the derivatives
+        may be None when ``derivatives`` is False.
     mu, var
         Means and variances (positive) of the Gaussian factors, shape (n,).
     spacing
         Largest node spacing in absolute units, set by how close to the real axis the
         likelihood has singularities (the trapezoidal error decays like
         :math:`e^{-2\pi d/h}` for a strip of half-width d and spacing h).
+    relative_spacing
+        Largest node spacing relative to the Laplace scale at the mode.
     max_nodes
         Largest number of nodes per site.
 
@@ -147,8 +162,9 @@ def tilted_moments_by_quadrature(
 
     Notes
     -----
-    The spacing of site i is :math:`\min(s_i/2, \text{spacing})`, with :math:`s_i` the
-    Laplace scale :math:`(-h''(f^*))^{-1/2}` at the mode; the number of nodes is rounded up
+    The spacing of site i is :math:`\min(r s_i, \text{spacing})`, with
+    r = ``relative_spacing`` and :math:`s_i` the Laplace scale
+    :math:`(-h''(f^*))^{-1/2}` at the mode; the number of nodes is rounded up
     to a power of two (at least 32, at most ``max_nodes``) so that sites are processed in
     a few vectorised groups.
     """
@@ -165,15 +181,15 @@ def tilted_moments_by_quadrature(
         left = _end(log_lik, mode, top, scale, mu, var, -1.0)
         right = _end(log_lik, mode, top, scale, mu, var, +1.0)
         width = left + right
-        wanted = width / np.minimum(0.5 * scale, spacing)
+        wanted = width / np.minimum(relative_spacing * scale, spacing)
         nodes = np.clip(2 ** np.ceil(np.log2(np.maximum(wanted, 1.0))), 32, max_nodes)
         for count in np.unique(nodes):
             sites = np.flatnonzero(nodes == count)
             grid = np.linspace(0.0, 1.0, int(count))
             offsets = -left[sites, None] + width[sites, None] * grid
-            h = _log_integrand(
+            h = _log_integrand_value(
                 _restrict(log_lik, sites), mode[sites, None] + offsets, mu[sites], var[sites]
-            )[0]
+            )
             w = np.exp(h - top[sites, None])
             w[:, 0] *= 0.5
             w[:, -1] *= 0.5
@@ -191,4 +207,4 @@ def tilted_moments_by_quadrature(
 
 def _restrict(log_lik: LogLik, sites: np.ndarray) -> LogLik:
     """``log_lik`` for a subset of the sites (rows)."""
-    return lambda x: log_lik(x, sites)
+    return lambda x, derivatives=True: log_lik(x, sites, derivatives=derivatives)
