@@ -180,3 +180,20 @@ def test_linear_mixed_model__collinear_alternative_gives_nan(ref_inputs):
     frame = model.fit_alternatives_numpy(P @ alternatives)
     assert frame.iloc[0][["beta", "sigma_sq", "chi_sq", "p_value"]].isna().all()
     assert frame.iloc[1][["beta", "chi_sq"]].notna().all()
+
+
+def test_linear_mixed_model__projection_written_to_zarr(tmp_path):
+    from kinmix.io.blockmatrix import read_block_matrix
+
+    rng = np.random.default_rng(4)
+    n = 25
+    z = rng.standard_normal((n, 8))
+    y, x = rng.standard_normal(n), np.ones((n, 1))
+    path = str(tmp_path / "p.zarr")
+    model, p = LinearMixedModel.from_random_effects(y, x, z, p_path=path)
+    assert model.p_path == path
+    np.testing.assert_array_equal(np.asarray(read_block_matrix(path)), p)
+    with pytest.raises(InputError, match="exists"):
+        LinearMixedModel.from_kinship(y, x, z @ z.T, p_path=path)
+    _, p_full = LinearMixedModel.from_kinship(y, x, z @ z.T, p_path=path, overwrite=True)
+    np.testing.assert_array_equal(np.asarray(read_block_matrix(path)), p_full)
