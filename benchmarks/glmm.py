@@ -105,10 +105,9 @@ def dense_ep(y, mean, K, lik, rtol=1.49e-5, atol=1.49e-8, max_sweeps=500) -> flo
         m = lik.tilted_moments(y, cav_eta / cav_tau, 1 / cav_tau)
         new_tau = np.maximum(1 / m.variance - cav_tau, 0)
         new_eta = m.mean / m.variance - cav_eta
-        done = np.linalg.norm(new_tau - tau) <= rtol * np.linalg.norm(new_tau) + atol
+        if np.linalg.norm(new_tau - tau) <= rtol * np.linalg.norm(new_tau) + atol:
+            break  # keep the sites whose cavities and moments are at hand
         eta, tau = new_eta, new_tau
-        if done:
-            break
     # log Z_EP in the natural-parameter form (see kinmix.glmm._ep).
     total = cav_tau + tau
     site = m.log_zeroth + 0.5 * np.log(total / cav_tau)
