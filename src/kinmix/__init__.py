@@ -4,7 +4,8 @@ Heritability, generalised linear mixed models and association scans whose only
 superlinear step is the rotation of genotypes by the kinship eigenvectors.
 
 The most used names are re-exported here: the models (:class:`LMM`,
-:class:`LinearMixedModel`, :class:`FastScanner`, :class:`GP`), the decompositions
+:class:`LinearMixedModel`, :class:`FastScanner`, :class:`GLMMExpFam`, :class:`GLMMNormal`,
+:class:`GP`, :class:`ExpFamGP`), the decompositions
 (:func:`economic_qs`, :func:`economic_qs_linear`) and the workflow functions
 (:func:`scan`, :func:`estimate_h2`, :func:`grm`). Only numpy, scipy and pandas are needed
 to import kinmix; Dask, Zarr, bed-reader and matplotlib are loaded when used.
@@ -20,6 +21,8 @@ from .errors import (
     KinmixError,
     KinmixWarning,
 )
+from .ggp import ExpFamGP
+from .glmm import GLMMExpFam, GLMMNormal
 from .gp import GP
 from .grm import grm
 from .linalg import economic_qs, economic_qs_linear
@@ -34,8 +37,11 @@ __all__ = [
     "LMM",
     "BoundaryWarning",
     "ConvergenceWarning",
+    "ExpFamGP",
     "FastScanner",
     "FitError",
+    "GLMMExpFam",
+    "GLMMNormal",
     "InputError",
     "KinmixError",
     "KinmixWarning",
