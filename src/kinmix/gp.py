@@ -34,7 +34,6 @@ another likelihood (``ExpFamGP``) supplies its own value and
 
 from __future__ import annotations
 
-import warnings
 from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any
@@ -44,9 +43,9 @@ from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
 from ._validate import as_vector
 from .cov import Covariance
-from .errors import ConvergenceWarning, FitError, InputError
+from .errors import FitError, InputError
 from .mean import Mean
-from .params import Parameter, Parametric, maximize, prefixed
+from .params import Parameter, Parametric, fit_model, prefixed
 
 __all__ = [
     "GP",
@@ -230,21 +229,7 @@ class GPModel(Parametric):
             If L-BFGS-B stops before meeting either tolerance; the parameters are left
             at the best point found.
         """
-        result = maximize(
-            lambda: (self.value(), self.gradient()),
-            self.parameters(),
-            factr=factr,
-            pgtol=pgtol,
-            verbose=verbose,
-        )
-        if not result.converged:
-            warnings.warn(
-                f"{type(self).__name__}.fit did not converge after {result.n_iterations} "
-                f"iterations ({result.message}); the log marginal likelihood reached "
-                f"{result.value:.6g}. Try a looser factr or pgtol, or other starting values.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
 
     def __str__(self) -> str:
         lines = [f"{type(self).__name__}(...)", f"  lml: {self.lml()}"]

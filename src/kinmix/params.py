@@ -33,6 +33,7 @@ their gradient keys, and the seed's indented printout.
 from __future__ import annotations
 
 import sys
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from .errors import InputError
+from .errors import ConvergenceWarning, InputError
 
 __all__ = [
     "IDENTITY",
@@ -616,3 +617,31 @@ def maximize(
         message=result.message,
         value=-result.value,
     )
+
+
+def fit_model(
+    model: Any, *, factr: float = 1e5, pgtol: float = 1e-7, verbose: bool = False
+) -> FitResult:
+    """Maximise ``model.value()`` over the unfixed ``model.parameters()`` (L-BFGS-B).
+
+    ``model.gradient()`` supplies the derivatives, keyed like the parameters. When the
+    optimiser stops before meeting either tolerance a
+    :class:`~kinmix.errors.ConvergenceWarning` points at the caller of ``model.fit``; the
+    parameters are left at the best point found.
+    """
+    result = maximize(
+        lambda: (model.value(), model.gradient()),
+        model.parameters(),
+        factr=factr,
+        pgtol=pgtol,
+        verbose=verbose,
+    )
+    if not result.converged:
+        warnings.warn(
+            f"{type(model).__name__}.fit did not converge after {result.n_iterations} "
+            f"iterations ({result.message}); the log marginal likelihood reached "
+            f"{result.value:.6g}. Try a looser factr or pgtol, or other starting values.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return result

@@ -5,23 +5,9 @@ import pytest
 
 from kinmix.cov import EyeCov, FreeFormCov, GivenCov, LinearCov, LRFreeFormCov, SumCov
 
+from .._numdiff import free_gradient
+
 N = 4
-
-
-def _numeric_gradient(cov, key, step=1e-6):
-    parameter = cov.parameters()[key]
-    free = parameter.free
-    columns = []
-    for j in range(free.size):
-        shift = np.zeros_like(free)
-        shift[j] = step
-        parameter.free = free + shift
-        upper = cov.value()
-        parameter.free = free - shift
-        lower = cov.value()
-        columns.append((upper - lower) / (2 * step))
-    parameter.free = free
-    return np.stack(columns, axis=-1)
 
 
 def _randomise(cov, rng):
@@ -54,7 +40,7 @@ def test_covariance_gradient__matches_finite_differences(kind, seed):
     gradient = cov.gradient()
     assert list(gradient) == list(cov.parameters())
     for key, analytic in gradient.items():
-        numeric = _numeric_gradient(cov, key)
+        numeric = free_gradient(cov.parameters()[key], cov.value)
         analytic = np.asarray(analytic).reshape(numeric.shape)
         error = np.linalg.norm(analytic - numeric) / np.linalg.norm(numeric)
         assert error <= 1e-6, (key, error)

@@ -5,23 +5,9 @@ import pytest
 
 from kinmix.mean import LinearMean, OffsetMean, SumMean
 
+from .._numdiff import free_gradient
+
 N = 5
-
-
-def _numeric_gradient(mean, key, step=1e-6):
-    parameter = mean.parameters()[key]
-    free = parameter.free
-    columns = []
-    for j in range(free.size):
-        shift = np.zeros_like(free)
-        shift[j] = step
-        parameter.free = free + shift
-        upper = mean.value()
-        parameter.free = free - shift
-        lower = mean.value()
-        columns.append((upper - lower) / (2 * step))
-    parameter.free = free
-    return np.stack(columns, axis=-1)
 
 
 MAKERS = {
@@ -40,7 +26,7 @@ def test_mean_gradient__matches_finite_differences(kind):
     for parameter in mean.parameters().values():
         parameter.free = rng.normal(size=parameter.size)
     for key, analytic in mean.gradient().items():
-        numeric = _numeric_gradient(mean, key)
+        numeric = free_gradient(mean.parameters()[key], mean.value)
         analytic = np.asarray(analytic).reshape(numeric.shape)
         error = np.linalg.norm(analytic - numeric) / np.linalg.norm(numeric)
         assert error <= 1e-6, (key, error)

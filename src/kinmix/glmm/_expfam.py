@@ -2,14 +2,13 @@ r"""limix's :class:`GLMMExpFam`: GLMMs with exponential-family outcomes, fitted 
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
-from ..errors import ConvergenceWarning, InputError
+from ..errors import InputError
 from ..lik import ProbitProdLik, ProdLik, make_lik
-from ..params import maximize
+from ..params import fit_model
 from ._base import DELTA_EPSILON, GLMMParameters
 from ._ep import EPResult, Sites, run_ep
 
@@ -144,20 +143,7 @@ class GLMMExpFam(GLMMParameters):
         ConvergenceWarning
             If L-BFGS-B stops before meeting either tolerance.
         """
-        result = maximize(
-            lambda: (self.value(), self.gradient()),
-            self.parameters(),
-            factr=factr,
-            pgtol=pgtol,
-            verbose=verbose,
-        )
-        if not result.converged:
-            warnings.warn(
-                f"GLMMExpFam.fit did not converge after {result.n_iterations} iterations "
-                f"({result.message}); the log marginal likelihood reached {result.value:.6g}.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
 
     def __repr__(self) -> str:
         return (

@@ -2,15 +2,14 @@ r"""limix's :class:`GLMMNormal`: the LMM on EP's Gaussian sites, and its fast sc
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
 from .._validate import as_vector
-from ..errors import ConvergenceWarning, InputError
+from ..errors import InputError
 from ..linalg import economic_qs
-from ..params import maximize
+from ..params import fit_model
 from ._base import GLMMParameters
 from ._ep import SiteAlgebra, Sites
 
@@ -109,20 +108,7 @@ class GLMMNormal(GLMMParameters):
         ConvergenceWarning
             If L-BFGS-B stops before meeting either tolerance.
         """
-        result = maximize(
-            lambda: (self.value(), self.gradient()),
-            self.parameters(),
-            factr=factr,
-            pgtol=pgtol,
-            verbose=verbose,
-        )
-        if not result.converged:
-            warnings.warn(
-                f"GLMMNormal.fit did not converge after {result.n_iterations} iterations "
-                f"({result.message}); the log marginal likelihood reached {result.value:.6g}.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
 
     def get_fast_scanner(self) -> Any:
         r""":class:`kinmix.lmm.FastScanner` for the current :math:`v_0` and :math:`v_1`.

@@ -18,10 +18,13 @@ statistic is :math:`n\log(R_0/R_1)` (:math:`\chi^2_q` under the null), and the
 standard errors are the square roots of the diagonals of
 :math:`\hat s\,[A^{-1} + A^{-1}BS^{-1}B^\top A^{-1}]` and :math:`\hat s\,S^{-1}`.
 
-All products with :math:`V^{-1}` come from the rotated candidates :math:`Q_0^\top M`
-(the one GEMM of :math:`2nkmq` flops, shared by every phenotype) and, when
-:math:`k < n`, the raw products :math:`M^\top M`, :math:`X^\top M`, :math:`Y^\top M`;
-everything else costs :math:`O(P(c+q)^2 k m)` at most.
+All products with :math:`V^{-1}` come from the rotated candidates :math:`Q_0^\top M`,
+the weighted cross-products :math:`(Q_0L)^\top M` (:math:`L` the rotated covariates and
+traits times the weights) and, when :math:`k < n`, the raw products :math:`M^\top M`,
+:math:`X^\top M`, :math:`Y^\top M`. One GEMM with the extended basis
+:math:`[Q_0, Q_0L, X, Y, \mathbf 1]` (:math:`2n(k + P(c+2) + c + 1)mq` flops, shared by
+every phenotype) yields all but :math:`M^\top M` in a single pass over :math:`M`; the
+rest costs :math:`O(P(c+q)^2 km)` at most.
 """
 
 from __future__ import annotations
@@ -46,9 +49,12 @@ class ScanNull:
 
     Attributes
     ----------
-    n : number of samples; ``Q0`` (n, k) the eigenvectors, or None when the caller
-        supplies rotated candidates itself; ``X`` (n, c) and ``Y`` (n, P) the raw
-        covariates and traits (read only when ``complement``).
+    n : number of samples; ``X`` (n, c) and ``Y`` (n, P) the raw covariates and traits.
+    basis : (n, k + P(c+1) + c + P + 1) or None
+        :math:`[Q_0,\ Q_0 L,\ X,\ Y,\ \mathbf 1]` with :math:`L` = ``left``: one product
+        :math:`\text{basis}^\top M` rotates the candidates and gives, in the same pass over
+        M, the weighted cross-products, the raw products and the column sums. None when
+        the caller supplies rotated candidates itself (:func:`scan_rotated`).
     weights : (P, k) :math:`1/D_{0p} - 1/d_{1p}` (just :math:`1/D_{0p}` without complement).
     inv_d1 : (P,) :math:`1/d_{1p}` (zero without complement).
     left : (k, P, c+1) rotated ``[X, y_p]`` multiplied by ``weights[p]``.
@@ -56,7 +62,7 @@ class ScanNull:
     """
 
     n: int
-    Q0: np.ndarray | None
+    basis: np.ndarray | None
     X: np.ndarray
     Y: np.ndarray
     complement: bool
@@ -68,6 +74,16 @@ class ScanNull:
     beta: np.ndarray
     rss: np.ndarray
     logdet: np.ndarray
+
+    @property
+    def k(self) -> int:
+        """Number of eigenvectors."""
+        return int(self.weights.shape[1])
+
+    @property
+    def Q0(self) -> np.ndarray | None:
+        """The eigenvectors (a view of the first k columns of ``basis``)."""
+        return None if self.basis is None else self.basis[:, : self.k]
 
     @property
     def ntraits(self) -> int:
@@ -95,7 +111,7 @@ def build_null(
     """Assemble :class:`ScanNull` from one rotated design and diagonal per phenotype.
 
     ``X`` (n, c) and ``Y`` (n, P) are the raw covariates and traits; ``Q0`` is needed only
-    by :func:`scan_block`, which rotates raw candidates itself.
+    by :func:`scan_block`, which rotates raw candidates itself (through ``basis``).
     """
     from ._kernel import solve
 
@@ -118,15 +134,19 @@ def build_null(
         left[:, p, c] = design.Qy * weights[p]
         A_inv[p] = sol.beta_covariance(1.0)
         XVy[p], beta[p], rss[p], logdet[p] = sol.XVy, sol.beta, sol.rss, sol.logdet
+    left = left.reshape(k, P * (c + 1))
+    basis = None
+    if Q0 is not None:
+        basis = np.concatenate([Q0, Q0 @ left, X, Y, np.ones((n, 1))], axis=1)
     return ScanNull(
         n=n,
-        Q0=None if Q0 is None else np.ascontiguousarray(Q0),
+        basis=basis,
         X=X,
         Y=Y,
         complement=complement,
         weights=weights,
         inv_d1=inv_d1,
-        left=left.reshape(k, P * (c + 1)),
+        left=left,
         A_inv=A_inv,
         XVy=XVy,
         beta=beta,
@@ -170,29 +190,73 @@ class ScanBlock:
     degenerate: np.ndarray
 
 
+@dataclass(frozen=True)
+class RotatedBlock:
+    r"""m candidate sets of size q after the one pass over them.
+
+    ``QM`` (k, m, q) :math:`Q_0^\top M`; ``cross`` (P, c+1, m, q) the weighted part of
+    :math:`\langle [X, y_p], M\rangle`; ``BM`` (c+P, m, q) the raw :math:`[X, Y]^\top M`
+    (None when not needed); ``sums`` (m, q) the column sums (None when unknown).
+    """
+
+    QM: np.ndarray
+    cross: np.ndarray
+    BM: np.ndarray | None
+    sums: np.ndarray | None
+
+    def head(self, j: int) -> RotatedBlock:
+        """The same sets cut to their first ``j`` columns."""
+        return RotatedBlock(
+            self.QM[:, :, :j],
+            self.cross[..., :j],
+            None if self.BM is None else self.BM[:, :, :j],
+            None if self.sums is None else self.sums[:, :j],
+        )
+
+
+def rotate_block(null: ScanNull, M: np.ndarray) -> RotatedBlock:
+    """Rotate candidates ``M`` (n, m, q) with the one product :math:`\text{basis}^\top M`."""
+    if null.basis is None:
+        raise ValueError("this null model has no Q0: pass rotated candidates to scan_rotated")
+    n, m, q = M.shape
+    k, P, c = null.k, null.ntraits, null.ncovariates
+    reduced = null.basis.T @ M.reshape(n, m * q)
+    return RotatedBlock(
+        QM=reduced[:k].reshape(k, m, q),
+        cross=reduced[k : k + P * (c + 1)].reshape(P, c + 1, m, q),
+        BM=reduced[k + P * (c + 1) : -1].reshape(c + P, m, q),
+        sums=reduced[-1].reshape(m, q),
+    )
+
+
+def gram(M: np.ndarray) -> np.ndarray:
+    """:math:`M_j^\top M_j` for each set j of ``M`` (n, m, q): shape (m, q, q)."""
+    n, m, q = M.shape
+    if q == 1:
+        flat = M.reshape(n, m)
+        return np.einsum("nm,nm->m", flat, flat).reshape(m, 1, 1)
+    return np.einsum("nmq,nmr->mqr", M, M)
+
+
 def raw_products(null: ScanNull, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``MᵀM`` per set (m, q, q) and ``[X, Y]ᵀM`` (c+P, m, q) for the complement terms."""
-    m, q = M.shape[1], M.shape[2]
-    flat = M.reshape(M.shape[0], m * q)
+    n, m, q = M.shape
     basis = np.concatenate([null.X, null.Y], axis=1)
-    BM = (basis.T @ flat).reshape(basis.shape[1], m, q)
-    MM = np.einsum("nmq,nmr->mqr", M, M) if q > 1 else np.einsum("nm,nm->m", flat, flat)
-    return MM.reshape(m, q, q), BM
+    return gram(M), (basis.T @ M.reshape(n, m * q)).reshape(basis.shape[1], m, q)
 
 
-def scan_block(null: ScanNull, M: np.ndarray) -> ScanBlock:
-    """Test m candidate sets: ``M`` is (n, m) for single columns or (n, m, q) for sets."""
-    if null.Q0 is None:
-        raise ValueError("this null model has no Q0: pass rotated candidates to scan_rotated")
+def scan_block(null: ScanNull, M: np.ndarray, MM: np.ndarray | None = None) -> ScanBlock:
+    """Test m candidate sets: ``M`` is (n, m) for single columns or (n, m, q) for sets.
+
+    One product with ``null.basis`` rotates them and gives the cross and raw products;
+    one more pass gives :math:`M^\top M` (when :math:`k < n`) unless ``MM`` (m, q, q) is
+    supplied.
+    """
     if M.ndim == 2:
         M = M[:, :, None]
-    n, m, q = M.shape
-    QM = (null.Q0.T @ M.reshape(n, m * q)).reshape(null.Q0.shape[1], m, q)
-    if null.complement:
-        MM, BM = raw_products(null, M)
-    else:
-        MM, BM = None, None
-    return scan_rotated(null, QM, MM, BM)
+    if null.complement and MM is None:
+        MM = gram(M)
+    return reduce_block(null, rotate_block(null, M), MM)
 
 
 def scan_rotated(
@@ -207,10 +271,18 @@ def scan_rotated(
     required when the kinship has a non-trivial complement (:math:`k < n`).
     """
     k, m, q = QM.shape
+    P, c = null.ntraits, null.ncovariates
+    # The weighted part of ⟨[X, y_p], M⟩ for every phenotype: one (P(c+1) × k) @ (k × mq).
+    cross = (null.left.T @ QM.reshape(k, m * q)).reshape(P, c + 1, m, q)
+    return reduce_block(null, RotatedBlock(QM, cross, BM, None), MM)
+
+
+def reduce_block(null: ScanNull, rotated: RotatedBlock, MM: np.ndarray | None) -> ScanBlock:
+    """The statistics of the sets from their rotation and, when :math:`k < n`, ``MM``."""
+    QM, BM = rotated.QM, rotated.BM
+    k, m, q = QM.shape
     P, c, n = null.ntraits, null.ncovariates, null.n
     flat = QM.reshape(k, m * q)
-    # ⟨[X, y_p], M⟩ for every phenotype: one (P(c+1) × k) @ (k × mq) product.
-    cross = (null.left.T @ flat).reshape(P, c + 1, m, q)
     # ⟨M, M⟩: weighted Gram of the rotated columns of each set.
     if q == 1 and P == 1:  # one fused pass, no k×m temporary
         MVM = np.einsum("km,km,k->m", flat, flat, null.weights[0])[None, :, None, None]
@@ -218,12 +290,15 @@ def scan_rotated(
         MVM = (null.weights @ np.square(flat))[:, :, None, None]
     else:
         MVM = np.einsum("pk,kmq,kmr->pmqr", null.weights, QM, QM)
+    cross = rotated.cross
     if null.complement:
         if MM is None or BM is None:
             raise ValueError("raw products are required when k < n")
-        cross[:, :c] += null.inv_d1[:, None, None, None] * BM[None, :c]
-        cross[:, c] += null.inv_d1[:, None, None] * BM[c:]
-        MVM += null.inv_d1[:, None, None, None] * MM[None]
+        raw = np.concatenate(
+            [np.broadcast_to(BM[None, :c], (P, c, m, q)), BM[c:][:, None]], axis=1
+        )
+        cross = cross + null.inv_d1[:, None, None, None] * raw
+        MVM = MVM + null.inv_d1[:, None, None, None] * MM[None]
     XVM, MVy = cross[:, :c], cross[:, c]  # (P, c, m, q), (P, m, q)
 
     AinvB = np.einsum("pcd,pdmq->pcmq", null.A_inv, XVM)

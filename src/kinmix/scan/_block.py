@@ -79,94 +79,92 @@ def empty_result(ntraits: int, nenvironments: int | None) -> BlockResult:
 
 @dataclass(frozen=True)
 class Dosages:
-    r"""Imputed dosages of one block and their raw products.
+    r"""Mean-imputed dosages of one block.
 
-    ``G`` (n, m) float64, constant and all-missing variants set to zero; ``nobs``, ``af``,
-    ``reason`` (m,); ``GG`` (m,) :math:`g^\top g`; ``BG`` (c+P, m) :math:`[X, Y]^\top G`.
+    ``G`` (n, m) float64; ``GG`` (m,) :math:`g^\top g`; ``nobs`` (m,) the number of
+    observed dosages of each variant.
     """
 
     G: np.ndarray
-    nobs: np.ndarray
-    af: np.ndarray
-    reason: np.ndarray
     GG: np.ndarray
-    BG: np.ndarray
+    nobs: np.ndarray
 
 
 #: Variance, relative to the mean square, below which a variant is checked for constancy.
 CONSTANT_RTOL = 1e-10
 
 
-def dosages(null: _scan.ScanNull, block: np.ndarray) -> Dosages:
-    r"""Mean-impute a block and reduce it in two passes over memory.
+def dosages(block: np.ndarray) -> Dosages:
+    r"""Mean-impute a block in one pass over memory.
 
-    One product :math:`[\mathbf 1, X, Y]^\top G` gives the column sums (a NaN sum flags
-    the variants with missing dosages, imputed by the mean of their observed ones) and the
-    raw products the kernel needs when :math:`k < n`; one more pass gives
-    :math:`g^\top g`, hence the variance, which flags the candidates for an exact
-    constancy check. Constant and all-missing variants are set to zero, which the kernel
-    reports as degenerate.
+    The pass computes :math:`g^\top g`, which the kernel needs; a NaN there flags the
+    variants with missing dosages, which are imputed by the mean of their observed ones
+    (0 for a variant with none) before their :math:`g^\top g` is recomputed.
     """
     G = np.asarray(block, dtype=np.float64)
     n, m = G.shape
-    basis = np.column_stack([np.ones(n), null.X, null.Y])
-    with np.errstate(invalid="ignore"):
-        sums = basis.T @ G
+    with np.errstate(invalid="ignore", over="ignore"):
+        GG = np.einsum("nm,nm->m", G, G)
     nobs = np.full(m, n)
-    flagged = np.flatnonzero(~np.isfinite(sums[0]))
+    flagged = np.flatnonzero(~np.isfinite(GG))
     if flagged.size:
         sub = G[:, flagged]
         if np.isinf(sub).any():
             raise InputError("G contains infinite values; genotypes must be finite or NaN.")
         missing = np.isnan(sub)
         nobs[flagged] = n - missing.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.nansum(sub, axis=0) / nobs[flagged]
+        observed = np.maximum(nobs[flagged], 1)
+        mean = np.where(missing, 0.0, sub).sum(axis=0) / observed
         G = G.copy() if np.may_share_memory(G, block) else G
         G[:, flagged] = np.where(missing, mean, sub)
-        sums[:, flagged] = basis.T @ G[:, flagged]
-    mean = sums[0] / n
-    GG = np.einsum("nm,nm->m", G, G)
-    reason = np.zeros(m, dtype=np.int8)
-    suspects = np.flatnonzero(GG / n - mean**2 <= CONSTANT_RTOL * np.maximum(GG / n, 1e-300))
-    reason[suspects[np.ptp(G[:, suspects], axis=0) == 0]] = CONSTANT
-    reason[nobs == 0] = ALL_MISSING
-    bad = reason > 0
-    if bad.any():
-        G = G.copy() if np.may_share_memory(G, block) else G
-        G[:, bad] = 0.0
-        sums[:, bad] = 0.0
-        GG[bad] = 0.0
-    return Dosages(G, nobs, mean / 2.0, reason, GG, sums[1:])
+        GG[flagged] = np.einsum("nm,nm->m", G[:, flagged], G[:, flagged])
+    return Dosages(G, GG, nobs)
 
 
-def _mark_collinear(reason: np.ndarray, degenerate: np.ndarray) -> np.ndarray:
-    reason = reason.copy()
+def _reasons(d: Dosages, sums: np.ndarray, degenerate: np.ndarray) -> np.ndarray:
+    """Why a variant has no statistics: constant, all missing, collinear, or OK (0)."""
+    n = d.G.shape[0]
+    mean = sums / n
+    reason = np.zeros(mean.shape[0], dtype=np.int8)
+    square = d.GG / n
+    suspects = np.flatnonzero(square - mean**2 <= CONSTANT_RTOL * np.maximum(square, 1e-300))
+    reason[suspects[np.ptp(d.G[:, suspects], axis=0) == 0]] = CONSTANT
+    reason[d.nobs == 0] = ALL_MISSING
     reason[(reason == OK) & degenerate.any(axis=0)] = COLLINEAR
     return reason
+
+
+def _outcome(d: Dosages, sums: np.ndarray, degenerate: np.ndarray, **stats) -> BlockResult:
+    """The block's result, with NaN statistics wherever a variant cannot be tested."""
+    reason = _reasons(d, sums, degenerate)
+    untested = reason != OK
+    for name, value in stats.items():
+        if value is not None:
+            mask = untested[None, :, None] if value.ndim == 3 else untested[None, :]
+            stats[name] = np.where(mask, np.nan, value)
+    af = np.where(d.nobs == 0, np.nan, sums / (2 * d.G.shape[0]))
+    return BlockResult(nobs=d.nobs, af=af, reason=reason, **stats)
 
 
 def scan_genotypes(state: ScanState, block: np.ndarray) -> BlockResult:
     r"""Test each variant (column) of ``block`` (n, m) for the P traits of ``state``.
 
-    Single-variant scans rotate the imputed dosages (the GEMM :math:`Q_0^\top G`) and
-    pass them with their raw products to :func:`kinmix.lmm._scan.scan_rotated`.
-    Interaction scans rotate :math:`[g, g\odot E_1, \dots, g\odot E_q]` once, then read
-    the main-effect model from its first column and the full model from all of them.
+    Single-variant scans make one pass to impute (and get :math:`g^\top g`), then one
+    product :math:`[Q_0, Q_0L, X, Y, \mathbf 1]^\top G` gives everything else the kernel
+    needs (:func:`kinmix.lmm._scan.rotate_block`). Interaction scans rotate
+    :math:`[g, g\odot E_1, \dots, g\odot E_q]` once, then read the main-effect model from
+    its first column and the full model from all of them.
     """
     null = state.null
-    d = dosages(null, block)
+    d = dosages(block)
     if state.environments is not None:
         return _interaction(state, d)
-    QG = (null.Q0.T @ d.G)[:, :, None]
-    if null.complement:
-        out = _scan.scan_rotated(null, QG, d.GG[:, None, None], d.BG[:, :, None])
-    else:
-        out = _scan.scan_rotated(null, QG)
-    return BlockResult(
-        nobs=d.nobs,
-        af=d.af,
-        reason=_mark_collinear(d.reason, out.degenerate),
+    rotated = _scan.rotate_block(null, d.G[:, :, None])
+    out = _scan.reduce_block(null, rotated, d.GG[:, None, None])
+    return _outcome(
+        d,
+        rotated.sums[:, 0],
+        out.degenerate,
         beta=out.effsizes1[..., 0],
         se=out.effsizes1_se[..., 0],
         chi2=out.chi2,
@@ -183,28 +181,22 @@ def _interaction(state: ScanState, d: Dosages) -> BlockResult:
     M = np.empty((n, m, q + 1))
     M[:, :, 0] = G
     M[:, :, 1:] = G[:, :, None] * E[:, None, :]
-    QM = (null.Q0.T @ M.reshape(n, m * (q + 1))).reshape(-1, m, q + 1)
-    MM, BM = _scan.raw_products(null, M) if null.complement else (None, None)
-    main = _scan.scan_rotated(
-        null,
-        np.ascontiguousarray(QM[:, :, :1]),
-        None if MM is None else MM[:, :1, :1],
-        None if BM is None else np.ascontiguousarray(BM[:, :, :1]),
-    )
-    full = _scan.scan_rotated(null, QM, MM, BM)
+    rotated = _scan.rotate_block(null, M)
+    MM = _scan.gram(M) if null.complement else None
+    main = _scan.reduce_block(null, rotated.head(1), None if MM is None else MM[:, :1, :1])
+    full = _scan.reduce_block(null, rotated, MM)
     # LRT of [X, g, g⊙E] against [X, g]: n log(R_main / R_full), χ² with q d.o.f.
     with np.errstate(invalid="ignore"):
         stat = null.n * np.log(main.scale / full.scale)
-    pvalue = _scan.chi2_sf(np.maximum(stat, 0.0), q)
     degenerate = main.degenerate | full.degenerate
-    return BlockResult(
-        nobs=d.nobs,
-        af=d.af,
-        reason=_mark_collinear(d.reason, degenerate),
+    return _outcome(
+        d,
+        rotated.sums[:, 0],
+        degenerate,
         beta=full.effsizes1[..., 0],
         se=full.effsizes1_se[..., 0],
         chi2=np.where(degenerate, np.nan, stat),
-        pvalue=np.where(degenerate, np.nan, pvalue),
+        pvalue=np.where(degenerate, np.nan, _scan.chi2_sf(np.maximum(stat, 0.0), q)),
         lml=full.lml,
         scale=full.scale,
         beta_gxe=full.effsizes1[..., 1:],
