@@ -207,9 +207,12 @@ def test_gp_fit__warns_when_not_converged(monkeypatch):
     def stalled(objective, parameters, **kwargs):
         return FitResult(False, 3, 4, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT", -15.0)
 
-    monkeypatch.setattr("kinmix.gp.maximize", stalled)
-    with pytest.warns(ConvergenceWarning, match=r"GP.fit did not converge after 3 iterations"):
+    monkeypatch.setattr("kinmix.params.maximize", stalled)
+    with pytest.warns(
+        ConvergenceWarning, match=r"GP.fit did not converge after 3 iterations"
+    ) as record:
         gp.fit(verbose=False)
+    assert record[0].filename == __file__  # the warning points at the caller of fit
 
 
 @pytest.mark.parametrize(

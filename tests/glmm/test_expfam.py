@@ -212,3 +212,16 @@ def test_glmm_expfam__bad_inputs_raise():
         glmm.delta = 1.5
     with pytest.raises(InputError, match="beta has 2 entries but 1 were expected"):
         glmm.beta = [1.0, 2.0]
+
+
+def test_glmm_expfam__fit_warns_when_the_optimiser_stops_early(ref_inputs, monkeypatch):
+    from kinmix.params import FitResult
+
+    glmm = _model(ref_inputs, "binomial")
+
+    def stalled(objective, parameters, **kwargs):
+        return FitResult(False, 2, 3, "ABNORMAL_TERMINATION_IN_LNSRCH", -300.0)
+
+    monkeypatch.setattr("kinmix.params.maximize", stalled)
+    with pytest.warns(ConvergenceWarning, match="GLMMExpFam.fit did not converge after 2"):
+        glmm.fit(verbose=False)
