@@ -22,9 +22,11 @@ reads ``Q1``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
+from scipy.linalg import issymmetric
 
 from ._validate import as_matrix, as_vector
 from .errors import InputError
@@ -76,11 +78,12 @@ def economic_qs(K: Any, *, rtol: float = DEFAULT_RTOL) -> QS:
     n = K.shape[0]
     if K.shape != (n, n):
         raise InputError(f"K must be square; got shape {K.shape}.")
-    asymmetry = K - K.T
-    np.abs(asymmetry, out=asymmetry)
-    if asymmetry.max() > 1e-8 * max(np.abs(K).max(), 1e-300):
-        raise InputError("K must be symmetric; K - K.T has entries far from zero.")
-    del asymmetry
+    if not issymmetric(K):  # exact and cheap; the tolerant check only when it fails
+        asymmetry = np.abs(K - K.T).max()
+        if asymmetry > 1e-8 * max(np.abs(K).max(), 1e-300):
+            raise InputError(
+                f"K must be symmetric; max |K - K.T| is {asymmetry:.3g}, far from zero."
+            )
     S, Q = np.linalg.eigh(K)
     first = _split_spectrum(S, rtol, "K")
     if first == 0:
@@ -182,6 +185,17 @@ class RotatedDesign:
     def c(self) -> int:
         """Number of covariates."""
         return int(self.QX.shape[1])
+
+    @cached_property
+    def QB(self) -> np.ndarray:
+        """:math:`Q_0^\top [X, y]`, (k, c+1)."""
+        return np.column_stack([self.QX, self.Qy])
+
+    @cached_property
+    def BB(self) -> np.ndarray:
+        """:math:`[X, y]^\top [X, y]`, (c+1, c+1)."""
+        top = np.column_stack([self.XX, self.Xy])
+        return np.vstack([top, np.append(self.Xy, self.yy)])
 
 
 def rotate(Q0: np.ndarray, S0: np.ndarray, y: np.ndarray, X: np.ndarray) -> RotatedDesign:

@@ -79,10 +79,9 @@ def delta_from_log_gamma(log_gamma: float) -> float:
 
 def solve(design: RotatedDesign, d0: np.ndarray, d1: float) -> Solution:
     """GLS solution and the quadratic forms at a fixed diagonal (cost :math:`O(kc^2)`)."""
-    comp = design.complement
-    XVX = inner(design.QX, design.QX, design.XX, d0, d1, comp)
-    XVy = inner(design.QX, design.Qy, design.Xy, d0, d1, comp)
-    yVy = float(inner(design.Qy, design.Qy, design.yy, d0, d1, comp))
+    # One weighted Gram of [X, y] holds XᵀV⁻¹X, XᵀV⁻¹y and yᵀV⁻¹y.
+    gram = inner(design.QB, design.QB, design.BB, d0, d1, design.complement)
+    XVX, XVy, yVy = gram[:-1, :-1], gram[:-1, -1], float(gram[-1, -1])
     try:
         cho = cho_factor(XVX, lower=True, check_finite=False)
     except LinAlgError as exc:
