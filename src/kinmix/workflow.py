@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
 from .grm import grm
 from .linalg import economic_qs
 from .lmm import LinearMixedModel
@@ -56,7 +57,9 @@ def loco_scan(genotypes: Any, y: np.ndarray, X: np.ndarray) -> pd.DataFrame:
     for chrom in pd.unique(variants["chrom"]):
         on_chrom = (variants["chrom"] == chrom).to_numpy()
         if on_chrom.all():
-            raise ValueError("LOCO needs variants on at least two chromosomes.")
+            raise InputError(
+                f"LOCO needs variants on at least two chromosomes; all are on {chrom}."
+            )
         K = grm(genotypes.read()[:, ~on_chrom])
         # REML for the null δ: a centred GRM has 1 in its null space, where the intercept
         # makes the maximum likelihood degenerate as δ → 0 (see kinmix.lmm.LMM).

@@ -197,3 +197,22 @@ def test_linear_mixed_model__projection_written_to_zarr(tmp_path):
         LinearMixedModel.from_kinship(y, x, z @ z.T, p_path=path)
     _, p_full = LinearMixedModel.from_kinship(y, x, z @ z.T, p_path=path, overwrite=True)
     np.testing.assert_array_equal(np.asarray(read_block_matrix(path)), p_full)
+
+
+def test_linear_mixed_model__constructor_input_errors():
+    rng = np.random.default_rng(5)
+    y, x = rng.standard_normal(6), np.ones((6, 1))
+    with pytest.raises(InputError, match=r"k must be 6×6 to match y; got shape \(6, 5\)"):
+        LinearMixedModel.from_kinship(y, x, np.ones((6, 5)))
+    with pytest.raises(InputError, match="z has 5 rows but y has 6 entries"):
+        LinearMixedModel.from_random_effects(y, x, np.ones((5, 2)))
+    with pytest.raises(FitError, match="XᵀX is singular"):
+        LinearMixedModel(np.ones(4), np.column_stack([np.ones(4), np.ones(4)]), np.ones(4))
+
+
+def test_linear_mixed_model__standard_error_needs_a_minimum(ref_inputs):
+    model, _ = _reference_model(ref_inputs, "full")
+    model.fit(log_gamma=3.0)  # far from the optimum: no standard error, no error
+    assert model.h_sq_standard_error is None
+    with pytest.raises(FitError, match="the fit is not a minimum"):
+        model._h_sq_standard_error(strict=True)

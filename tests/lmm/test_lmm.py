@@ -292,3 +292,18 @@ def test_lmm__rejects_bad_parameters():
         lmm.scale = -1.0
     with pytest.raises(InputError, match="beta has 3 entries but 2 were expected"):
         lmm.beta = [1.0, 2.0, 3.0]
+
+
+def test_kernel__degenerate_inputs_raise_fit_errors():
+    from kinmix import FitError
+    from kinmix.linalg import rotate
+    from kinmix.lmm import _kernel
+
+    rng = np.random.default_rng(12)
+    Q0 = np.linalg.qr(rng.standard_normal((8, 3)))[0]
+    X = np.column_stack([np.ones(8), np.ones(8)])
+    design = rotate(Q0, np.ones(3), rng.standard_normal(8), X)
+    with pytest.raises(FitError, match="Xᵀ V⁻¹ X is singular"):
+        _kernel.solve(design, np.ones(3), 1.0)
+    with pytest.raises(FitError, match="not finite anywhere on the search grid"):
+        _kernel.maximize_log_gamma(lambda t: np.nan, (-1.0, 1.0))

@@ -38,6 +38,8 @@ LOG2PI = float(np.log(2 * np.pi))
 
 #: Smallest admissible δ (and 1 − δ): the square root of the float64 machine epsilon.
 DELTA_MIN = float(np.sqrt(np.finfo(float).eps))
+#: A covariate whose V⁻¹-norm is explained by the others up to this fraction is collinear.
+COLLINEAR_RTOL = 1e-12
 #: Bounds on log γ = logit(1 − δ) matching ``DELTA_MIN``.
 LOG_GAMMA_LIMIT = float(np.log((1 - DELTA_MIN) / DELTA_MIN))
 
@@ -84,10 +86,14 @@ def solve(design: RotatedDesign, d0: np.ndarray, d1: float) -> Solution:
     XVX, XVy, yVy = gram[:-1, :-1], gram[:-1, -1], float(gram[-1, -1])
     try:
         cho = cho_factor(XVX, lower=True, check_finite=False)
-    except LinAlgError as exc:
+        # Share of each covariate's V⁻¹-norm not explained by the ones before it.
+        unexplained = np.diag(cho[0]) ** 2 / np.diag(XVX)
+    except LinAlgError:
+        unexplained = np.zeros(1)
+    if not unexplained.min() > COLLINEAR_RTOL:
         raise FitError(
             "Xᵀ V⁻¹ X is singular: the covariates are collinear under this covariance."
-        ) from exc
+        )
     beta = cho_solve(cho, XVy, check_finite=False)
     rss = float(yVy - XVy @ beta)
     return Solution(d0, d1, XVX, XVy, yVy, beta, rss, logdet(d0, d1, design.n), cho)
