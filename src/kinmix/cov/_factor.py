@@ -2,7 +2,12 @@ r"""Derivatives of :math:`\mathrm K = \mathrm L\mathrm L^\intercal` over entries
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from ..params import Parameter
+from ._base import Covariance
 
 
 def factor_gradient(
@@ -33,3 +38,46 @@ def factor_gradient(
     grad[rows, :, k] = columns.T
     grad[:, rows, k] += columns
     return grad
+
+
+class FactorCov(Covariance):
+    r"""Base of the covariances :math:`\mathrm{LL}^\intercal (+\,\epsilon\mathrm I)`.
+
+    Subclasses set ``self._L`` (the :class:`~kinmix.params.Parameter` holding
+    :math:`\mathrm L`, whose free coordinates are ``Lu``) and ``self._rows``,
+    ``self._cols`` (the entry of :math:`\mathrm L` behind each free coordinate) before
+    calling ``super().__init__(name)``; they describe ``Lu`` in their own docstring.
+    """
+
+    _L: Parameter
+    _rows: np.ndarray
+    _cols: np.ndarray
+
+    @property
+    def L(self) -> np.ndarray:
+        r"""The factor :math:`\mathrm L` (a copy)."""
+        return self._L.value
+
+    @L.setter
+    def L(self, value: Any) -> None:
+        self._L.value = value
+
+    @property
+    def Lu(self) -> np.ndarray:
+        r"""Free coordinates of :math:`\mathrm L` (see the class notes for their order)."""
+        return self._L.free
+
+    @Lu.setter
+    def Lu(self, value: Any) -> None:
+        self._L.free = value
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        n = self._L.shape[0]
+        return (n, n)
+
+    def parameters(self) -> dict[str, Parameter]:
+        return {"Lu": self._L}
+
+    def _attributes(self) -> list[tuple[str, object]]:
+        return [("L", self.L)]

@@ -2,20 +2,18 @@ r"""Free-form covariance, :math:`\mathrm K = \mathrm{LL}^\intercal + \epsilon\ma
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..params import LOWER_CHOLESKY, Parameter
-from ._base import Covariance, check_dimension
-from ._factor import factor_gradient
+from ._base import check_dimension
+from ._factor import FactorCov, factor_gradient
 
 EPSILON = 1000 * np.sqrt(np.finfo(float).eps)
 r"""The :math:`\epsilon` added to the diagonal, :math:`10^3\sqrt{\epsilon_{\text{machine}}}
 \approx 1.49\times 10^{-5}`; it keeps :math:`\mathrm K` well conditioned."""
 
 
-class FreeFormCov(Covariance):
+class FreeFormCov(FactorCov):
     r"""General positive-definite matrix, :math:`\mathrm{LL}^\intercal + \epsilon\mathrm I`.
 
     Parameters
@@ -55,32 +53,6 @@ class FreeFormCov(Covariance):
         self._nlower = nlower
         super().__init__("FreeCov")
 
-    @property
-    def L(self) -> np.ndarray:
-        r"""Lower-triangular :math:`\mathrm L` (a copy), with a positive diagonal."""
-        return self._L.value
-
-    @L.setter
-    def L(self, value: Any) -> None:
-        self._L.value = value
-
-    @property
-    def Lu(self) -> np.ndarray:
-        r"""Free coordinates of :math:`\mathrm L`: lower entries, then :math:`\log L_{ii}`."""
-        return self._L.free
-
-    @Lu.setter
-    def Lu(self, value: Any) -> None:
-        self._L.free = value
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        d = self._L.shape[0]
-        return (d, d)
-
-    def parameters(self) -> dict[str, Parameter]:
-        return {"Lu": self._L}
-
     def value(self) -> np.ndarray:
         r""":math:`\mathrm L\mathrm L^\intercal + \epsilon\mathrm I`."""
         L = self.L
@@ -107,6 +79,3 @@ class FreeFormCov(Covariance):
 
     def _arguments(self) -> str:
         return f"dim={self.shape[0]}"
-
-    def _attributes(self) -> list[tuple[str, object]]:
-        return [("L", self.L)]

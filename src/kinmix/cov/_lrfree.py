@@ -2,16 +2,14 @@ r"""Low-rank free-form covariance, :math:`\mathrm K = \mathrm L\mathrm L^\interc
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..params import Parameter
-from ._base import Covariance, check_dimension
-from ._factor import factor_gradient
+from ._base import check_dimension
+from ._factor import FactorCov, factor_gradient
 
 
-class LRFreeFormCov(Covariance):
+class LRFreeFormCov(FactorCov):
     r"""Positive semi-definite matrix of rank at most m, :math:`\mathrm K = \mathrm{LL}^\intercal`.
 
     Parameters
@@ -37,32 +35,6 @@ class LRFreeFormCov(Covariance):
         self._rows, self._cols = (idx.ravel() for idx in np.indices((n, m)))
         super().__init__("LRFreeFormCov")
 
-    @property
-    def L(self) -> np.ndarray:
-        r"""The :math:`n\times m` matrix :math:`\mathrm L` (a copy)."""
-        return self._L.value
-
-    @L.setter
-    def L(self, value: Any) -> None:
-        self._L.value = value
-
-    @property
-    def Lu(self) -> np.ndarray:
-        r"""Entries of :math:`\mathrm L`, flat in row-major order."""
-        return self._L.free
-
-    @Lu.setter
-    def Lu(self, value: Any) -> None:
-        self._L.free = value
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        n = self._L.shape[0]
-        return (n, n)
-
-    def parameters(self) -> dict[str, Parameter]:
-        return {"Lu": self._L}
-
     def value(self) -> np.ndarray:
         r""":math:`\mathrm L\mathrm L^\intercal`."""
         L = self.L
@@ -75,6 +47,3 @@ class LRFreeFormCov(Covariance):
     def _arguments(self) -> str:
         n, m = self._L.shape
         return f"n={n}, m={m}"
-
-    def _attributes(self) -> list[tuple[str, object]]:
-        return [("L", self.L)]
