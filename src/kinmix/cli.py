@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
 from .errors import KinmixError
 
 #: Median of the χ²₁ distribution, the denominator of the genomic inflation factor.

@@ -50,7 +50,7 @@ def loco_scan(genotypes: Any, y: np.ndarray, X: np.ndarray) -> pd.DataFrame:
     Returns the table ``chrom, pos, variant, a1, a2, af, n, beta, se, chi2, pvalue, lml,
     scale, reason`` in file order.
     """
-    from .scan import scan
+    from .gwas import scan
 
     variants = genotypes.variants
     tables = []

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import zarr
 
+from kinmix.distributed import fit_alternatives_dask
 from kinmix.errors import InputError
 from kinmix.io.blockmatrix import (
-    fit_alternatives_dask,
     read_block_matrix,
     write_block_matrix,
 )

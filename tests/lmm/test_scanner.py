@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kinmix import InputError, economic_qs, economic_qs_linear
+from kinmix.kernel import association as _scan
 from kinmix.linalg import rotate
-from kinmix.lmm import LMM, FastScanner, _scan
+from kinmix.lmm import LMM, FastScanner
 
 from ..conftest import assert_rel
 

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from .._validate import as_matrix, as_vector, check_full_column_rank
+from ..ep import LowRankPrior, SiteAlgebra
 from ..errors import InputError
 from ..linalg import unpack_qs
 from ..params import IDENTITY, LOG, LOGIT, Parameter
-from ._ep import LowRankPrior, SiteAlgebra
 
 #: δ is kept within [ε, 1 − ε] (ε = √machine epsilon) so that logit δ is finite.
 DELTA_EPSILON = float(np.sqrt(np.finfo(float).eps))

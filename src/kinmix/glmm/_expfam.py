@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from ..ep import EPResult, Sites, run_ep
 from ..errors import InputError
 from ..lik import ProbitProdLik, ProdLik, make_lik
 from ..params import fit_model
 from ._base import DELTA_EPSILON, GLMMParameters
-from ._ep import EPResult, Sites, run_ep
 
 __all__ = ["GLMMExpFam"]
 
@@ -25,7 +25,7 @@ class GLMMExpFam(GLMMParameters):
         s((1-\delta)\mathrm K + \delta\mathrm I)\big),
 
     with the Bernoulli (logit), probit, binomial (logit) or Poisson (log) likelihood.
-    :math:`\log p(\mathbf y)` is approximated by EP (:mod:`kinmix.glmm._ep`) on the
+    :math:`\log p(\mathbf y)` is approximated by EP (:mod:`kinmix.ep`) on the
     economic eigendecomposition :math:`\mathrm K = \mathrm Q_0\mathrm S_0\mathrm Q_0^\intercal`
     (rank k): each sweep costs :math:`O(nk^2)` plus the tilted moments; :math:`\mathrm Q_1`
     is never used.

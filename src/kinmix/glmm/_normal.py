@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 
 from .._validate import as_vector
+from ..ep import SiteAlgebra, Sites
 from ..errors import InputError
 from ..linalg import economic_qs
 from ..params import fit_model
 from ._base import GLMMParameters
-from ._ep import SiteAlgebra, Sites
 
 __all__ = ["GLMMNormal"]
 
@@ -28,7 +28,7 @@ class GLMMNormal(GLMMParameters):
 
     with :math:`\tilde\mu_i = \tilde\eta_i/\tilde\tau_i` and
     :math:`\tilde\Sigma = \operatorname{diag}(1/\tilde\tau_i)`, typically the EP sites of a
-    fitted :class:`GLMMExpFam`. With the notation of :mod:`kinmix.glmm._ep`
+    fitted :class:`GLMMExpFam`. With the notation of :mod:`kinmix.ep`
     (:math:`\mathbf b = \tilde{\boldsymbol\eta} - \tilde{\mathrm T}\mathrm X\boldsymbol\beta`),
 
     .. math::

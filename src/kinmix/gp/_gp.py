@@ -41,11 +41,11 @@ from typing import Any
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
-from ._validate import as_vector
-from .cov import Covariance
-from .errors import FitError, InputError
-from .mean import Mean
-from .params import Parameter, Parametric, fit_model, prefixed
+from .._validate import as_vector
+from ..cov import Covariance
+from ..errors import FitError, InputError
+from ..mean import Mean
+from ..params import Parameter, Parametric, fit_model, prefixed
 
 __all__ = [
     "GP",
@@ -280,15 +280,3 @@ class GP(GPModel):
         r"""Derivatives of the log marginal likelihood over the free parameters."""
         _, d_mean, d_cov = gaussian_lml_derivatives(self._y, self._mean.value(), self._cov.value())
         return self._prior_gradient(d_mean, d_cov)
-
-
-def __getattr__(name: str) -> Any:
-    """``kinmix.gp.ExpFamGP``: the EP Gaussian process lives in :mod:`kinmix.ggp`.
-
-    Resolved lazily because :mod:`kinmix.ggp` builds on :class:`GPModel` from this module.
-    """
-    if name == "ExpFamGP":
-        from .ggp import ExpFamGP
-
-        return ExpFamGP
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

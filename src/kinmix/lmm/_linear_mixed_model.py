@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import OptimizeResult
 
-from .._validate import as_matrix, as_vector
+from .._validate import as_matrix, as_vector, is_dask_array
 from ..errors import FitError, InputError
+from ..kernel import association as _scan
+from ..kernel import null_model as kernel
 from ..linalg import DEFAULT_RTOL, RotatedDesign, economic_qs
-from . import _kernel as kernel
-from . import _scan
 
 #: Radius in log γ of the parabola through which the standard error of h² is estimated.
 H2_SE_RADIUS = 1e-4
@@ -354,7 +354,7 @@ class LinearMixedModel:
             As :meth:`fit_alternatives_numpy`, ordered by ``idx``. Runs on the current
             ``dask.distributed`` client if there is one, the local scheduler otherwise.
         """
-        from ..io.blockmatrix import fit_alternatives_dask
+        from ..distributed import fit_alternatives_dask
 
         self._check_dof(self.f + 1)
         if self.low_rank and a_t_path is None:
@@ -445,7 +445,7 @@ class LinearMixedModel:
 
 def _maybe_compute(z: Any, n: int, complexity_bound: int) -> Any:
     """Bring a small Dask ``z`` into memory; leave a large one as is."""
-    if not hasattr(z, "dask"):
+    if not is_dask_array(z):
         return np.asarray(z, dtype=np.float64)
     r = min(z.shape)
     if r * r * n <= complexity_bound * 1e6:

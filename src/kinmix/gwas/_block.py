@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from ..lmm import _scan
+from ..kernel import association as _scan
 
 #: Codes of :attr:`BlockResult.reason` and the words of the results table.
 OK, CONSTANT, ALL_MISSING, COLLINEAR = 0, 1, 2, 3
@@ -151,7 +151,7 @@ def scan_genotypes(state: ScanState, block: np.ndarray) -> BlockResult:
 
     Single-variant scans make one pass to impute (and get :math:`g^\top g`), then one
     product :math:`[Q_0, Q_0L, X, Y, \mathbf 1]^\top G` gives everything else the kernel
-    needs (:func:`kinmix.lmm._scan.rotate_block`). Interaction scans rotate
+    needs (:func:`kinmix.kernel.association.rotate_block`). Interaction scans rotate
     :math:`[g, g\odot E_1, \dots, g\odot E_q]` once, then read the main-effect model from
     its first column and the full model from all of them.
     """

@@ -113,7 +113,7 @@ def build_null(
     ``X`` (n, c) and ``Y`` (n, P) are the raw covariates and traits; ``Q0`` is needed only
     by :func:`scan_block`, which rotates raw candidates itself (through ``basis``).
     """
-    from ._kernel import solve
+    from .null_model import solve
 
     n, k, complement = designs[0].n, designs[0].k, designs[0].complement
     P = len(designs)
