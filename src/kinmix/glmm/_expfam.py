@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..constants import QUADRATURE_NODES
 from ..ep import EPResult, Sites, run_ep
 from ..errors import InputError
 from ..lik import ProbitProdLik, ProdLik, make_lik
@@ -67,7 +68,7 @@ class GLMMExpFam(GLMMParameters):
         lik: Any,
         X: Any,
         QS: Any = None,
-        n_int: int = 1000,
+        n_int: int = QUADRATURE_NODES,
         rtol: float = 1.49e-05,
         atol: float = 1.49e-08,
     ) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._validate import as_vector
+from ..constants import LOG2PI
 from ..ep import SiteAlgebra, Sites
 from ..errors import InputError
 from ..linalg import economic_qs
@@ -14,8 +15,6 @@ from ..params import fit_model
 from ._base import GLMMParameters
 
 __all__ = ["GLMMNormal"]
-
-_LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 class GLMMNormal(GLMMParameters):
@@ -90,7 +89,7 @@ class GLMMNormal(GLMMParameters):
         b = algebra.b
         quad = float((b * b / tau).sum()) - algebra.quadratic()
         n = tau.shape[0]
-        return -0.5 * (n * _LOG_2PI - float(np.log(tau).sum()) + algebra.logdet() + quad)
+        return -0.5 * (n * LOG2PI - float(np.log(tau).sum()) + algebra.logdet() + quad)
 
     def lml(self) -> float:
         """Log of the marginal likelihood (same as :meth:`value`)."""

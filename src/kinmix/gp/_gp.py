@@ -42,6 +42,7 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
 from .._validate import as_vector
+from ..constants import LOG2PI
 from ..cov import Covariance
 from ..errors import FitError, InputError
 from ..mean import Mean
@@ -54,8 +55,6 @@ __all__ = [
     "gaussian_lml",
     "gaussian_lml_derivatives",
 ]
-
-_LOG2PI = float(np.log(2 * np.pi))
 
 
 def _cholesky(K: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -87,7 +86,7 @@ def gaussian_lml(y: np.ndarray, m: np.ndarray, K: np.ndarray) -> float:
     factor = _cholesky(K)
     r = y - m
     logdet = 2 * np.log(np.diag(factor[0])).sum()
-    return float(-0.5 * (r.size * _LOG2PI + logdet + r @ cho_solve(factor, r)))
+    return float(-0.5 * (r.size * LOG2PI + logdet + r @ cho_solve(factor, r)))
 
 
 def gaussian_lml_derivatives(
@@ -112,7 +111,7 @@ def gaussian_lml_derivatives(
     r = y - m
     alpha = cho_solve(factor, r)
     logdet = 2 * np.log(np.diag(factor[0])).sum()
-    lml = float(-0.5 * (r.size * _LOG2PI + logdet + r @ alpha))
+    lml = float(-0.5 * (r.size * LOG2PI + logdet + r @ alpha))
     K_inv = cho_solve(factor, np.eye(r.size))
     return lml, alpha, 0.5 * (np.outer(alpha, alpha) - K_inv)
 

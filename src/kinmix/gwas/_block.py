@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..constants import CONSTANCY_RTOL
 from ..errors import InputError
 from ..kernel import association as _scan
 
@@ -90,10 +91,6 @@ class Dosages:
     nobs: np.ndarray
 
 
-#: Variance, relative to the mean square, below which a variant is checked for constancy.
-CONSTANT_RTOL = 1e-10
-
-
 def dosages(block: np.ndarray) -> Dosages:
     r"""Mean-impute a block in one pass over memory.
 
@@ -127,7 +124,7 @@ def _reasons(d: Dosages, sums: np.ndarray, degenerate: np.ndarray) -> np.ndarray
     mean = sums / n
     reason = np.zeros(mean.shape[0], dtype=np.int8)
     square = d.GG / n
-    suspects = np.flatnonzero(square - mean**2 <= CONSTANT_RTOL * np.maximum(square, 1e-300))
+    suspects = np.flatnonzero(square - mean**2 <= CONSTANCY_RTOL * np.maximum(square, 1e-300))
     reason[suspects[np.ptp(d.G[:, suspects], axis=0) == 0]] = CONSTANT
     reason[d.nobs == 0] = ALL_MISSING
     reason[(reason == OK) & degenerate.any(axis=0)] = COLLINEAR

@@ -34,13 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import chdtrc, erfc
 
+from ..constants import COLLINEARITY_RTOL, LOG2PI
 from ..linalg import RotatedDesign
-
-LOG2PI = float(np.log(2 * np.pi))
-
-#: A candidate whose Schur complement is below this fraction of its own V⁻¹-norm is taken
-#: as collinear with the covariates (or constant) and gets NaN statistics.
-COLLINEARITY_RTOL = 1e-10
 
 
 @dataclass(frozen=True)
