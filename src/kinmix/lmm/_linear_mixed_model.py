@@ -158,6 +158,20 @@ class LinearMixedModel:
             return value, sol.beta, sigma_sq, sigma_sq * d1
         return value
 
+    def restricted_log_likelihood(self) -> float:
+        r"""The full restricted log-likelihood at the fitted :math:`\log\gamma`.
+
+        :meth:`compute_neg_log_reml` with its omitted constant
+        :math:`\tfrac12((n-f)(1+\log 2\pi) - \log|X^\top X|)` restored (a kinmix addition
+        to Hail's API; the value of :meth:`kinmix.lmm.LMM.lml` with ``restricted=True``).
+        """
+        if self.log_gamma is None:
+            raise FitError("null model is not fit. Run 'fit' first.")
+        d0, d1 = self._diagonal(self.log_gamma)
+        return kernel.profile_log_likelihood(
+            self._design, d0, d1, restricted=True, logdet_xx=kernel.logdet_XX(self._design)
+        )
+
     def fit(
         self,
         log_gamma: float | None = None,
