@@ -73,6 +73,14 @@ def test_gp__spec_printout_layout():
     assert len(lines) == 9
 
 
+def test_gp__fit_returns_its_frozen_result():
+    gp, _, _ = _spec_gp()
+    result = gp.fit(verbose=False)
+    assert isinstance(result, FitResult) and result.converged
+    assert result.n_iterations >= 1 and result.n_evaluations >= result.n_iterations
+    np.testing.assert_allclose(result.value, gp.lml(), rtol=1e-12)
+
+
 def test_gp__printout_before_fit_is_exact():
     gp, _, _ = _spec_gp()
     assert str(gp) == (

@@ -10,7 +10,7 @@ from ..constants import QUADRATURE_NODES
 from ..ep import EPResult, Sites, run_ep
 from ..errors import InputError
 from ..lik import ProbitProdLik, ProdLik, make_lik
-from ..params import fit_model
+from ..params import FitResult, fit_model
 from ._base import DELTA_EPSILON, GLMMParameters
 
 __all__ = ["GLMMExpFam"]
@@ -127,7 +127,7 @@ class GLMMExpFam(GLMMParameters):
         """
         return self._gradient(self._ep().algebra)
 
-    def fit(self, verbose: bool = True, factr: float = 1e5, pgtol: float = 1e-7) -> None:
+    def fit(self, verbose: bool = True, factr: float = 1e5, pgtol: float = 1e-7) -> FitResult:
         r"""Maximise the marginal likelihood over the unfixed parameters (L-BFGS-B).
 
         Parameters
@@ -144,7 +144,7 @@ class GLMMExpFam(GLMMParameters):
         ConvergenceWarning
             If L-BFGS-B stops before meeting either tolerance.
         """
-        fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
+        return fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
 
     def __repr__(self) -> str:
         return (

@@ -11,7 +11,7 @@ from ..constants import LOG2PI
 from ..ep import SiteAlgebra, Sites
 from ..errors import InputError
 from ..linalg import economic_qs
-from ..params import fit_model
+from ..params import FitResult, fit_model
 from ._base import GLMMParameters
 
 __all__ = ["GLMMNormal"]
@@ -99,7 +99,7 @@ class GLMMNormal(GLMMParameters):
         """Derivatives of :meth:`value` over ``"beta"``, ``"logscale"``, ``"logitdelta"``."""
         return self._gradient(self._algebra())
 
-    def fit(self, verbose: bool = True, factr: float = 1e5, pgtol: float = 1e-7) -> None:
+    def fit(self, verbose: bool = True, factr: float = 1e5, pgtol: float = 1e-7) -> FitResult:
         """Maximise the marginal likelihood over the unfixed parameters (L-BFGS-B).
 
         Warns
@@ -107,7 +107,7 @@ class GLMMNormal(GLMMParameters):
         ConvergenceWarning
             If L-BFGS-B stops before meeting either tolerance.
         """
-        fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
+        return fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
 
     def get_fast_scanner(self) -> Any:
         r""":class:`kinmix.lmm.FastScanner` for the current :math:`v_0` and :math:`v_1`.

@@ -46,7 +46,7 @@ from ..constants import LOG2PI
 from ..cov import Covariance
 from ..errors import FitError, InputError
 from ..mean import Mean
-from ..params import Parameter, Parametric, fit_model, prefixed
+from ..params import FitResult, Parameter, Parametric, fit_model, prefixed
 
 __all__ = [
     "GP",
@@ -209,7 +209,7 @@ class GPModel(Parametric):
             **prefixed(f"{self.name}[1]", cov_part),
         }
 
-    def fit(self, verbose: bool = True, factr: float = 1e5, pgtol: float = 1e-7) -> None:
+    def fit(self, verbose: bool = True, factr: float = 1e5, pgtol: float = 1e-7) -> FitResult:
         r"""Maximise the marginal likelihood over the unfixed parameters (L-BFGS-B).
 
         Parameters
@@ -228,7 +228,7 @@ class GPModel(Parametric):
             If L-BFGS-B stops before meeting either tolerance; the parameters are left
             at the best point found.
         """
-        fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
+        return fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
 
     def __str__(self) -> str:
         lines = [f"{type(self).__name__}(...)", f"  lml: {self.lml()}"]
