@@ -1,7 +1,4 @@
-import json
-import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,19 +16,11 @@ from kinmix.random import GPSampler
 
 from ._numdiff import free_gradient
 
-SHARED = Path(os.environ.get("KINMIX_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-
 
 @pytest.fixture(scope="module")
-def gp_reference():
+def gp_reference(glimix_ref, ref_inputs):
     """glimix-core 3.1.14's ``gp`` outputs and their inputs (``gp_X``, ``gp_y``)."""
-    json_path = SHARED / "reference" / "glimix_seed11.json"
-    npz_path = SHARED / "reference" / "glimix_seed11.npz"
-    if not (json_path.exists() and npz_path.exists()):
-        pytest.skip(f"reference outputs not found under {SHARED} (set KINMIX_SHARED)")
-    with np.load(npz_path) as data:
-        X, y = data["gp_X"], data["gp_y"]
-    return json.loads(json_path.read_text())["gp"], X, y
+    return glimix_ref["gp"], ref_inputs["gp_X"], ref_inputs["gp_y"]
 
 
 def _spec_y():
