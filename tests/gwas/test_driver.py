@@ -318,3 +318,15 @@ def test_scan__rejects_variants_for_a_dataframe():
     G, y, X, K, _ = _data(seed=1, m=2)
     with pytest.raises(InputError, match="G is a DataFrame whose columns name the variants"):
         scan(pd.DataFrame(G), y, X, K=K, variants=["a", "b"])
+
+
+def test_scan__verbose_draws_one_progress_bar_on_stderr(capsys):
+    pytest.importorskip("tqdm")  # the "progress" extra, part of "all" and "test"
+    G, y, X, K, _ = _data(seed=12)
+    scan(G, y, X, K=K, block_size=5, verbose=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    blocks = -(-G.shape[1] // 5)
+    assert f"{blocks}/{blocks}" in captured.err and "scan" in captured.err
+    scan(G, y, X, K=K, block_size=5, verbose=False)
+    assert capsys.readouterr().err == ""
