@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
+from kinmix.ep import LowRankPrior, run_ep
 from kinmix.glmm import GLMMExpFam
-from kinmix.glmm._ep import LowRankPrior, run_ep
 from kinmix.lik import BernoulliProdLik
 from kinmix.linalg import economic_qs_linear
 

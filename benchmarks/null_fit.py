@@ -28,8 +28,11 @@ def _problem(n: int, rng: np.random.Generator):
     genotypes /= genotypes.std(axis=0)
     K = genotypes @ genotypes.T / n
     X = np.column_stack([np.ones(n), rng.standard_normal((n, 2))])
-    y = X @ [1.0, 0.5, -0.5] + genotypes @ rng.standard_normal(n) / np.sqrt(n) \
+    y = (
+        X @ [1.0, 0.5, -0.5]
+        + genotypes @ rng.standard_normal(n) / np.sqrt(n)
         + rng.standard_normal(n)
+    )
     return y, X, K
 
 

@@ -1,9 +1,9 @@
-"""How close is ``kinmix.scan.scan`` to the bare GEMM Q₀ᵀG that bounds it?
+"""How close is ``kinmix.scan`` to the bare GEMM Q₀ᵀG that bounds it?
 
 For each case the script simulates dosages G (n × m, in memory), a kinship of rank k and
 P traits, then times in the same run:
 
-- ``scan``: :func:`kinmix.scan.scan` end to end (null fits, imputation checks, kernel,
+- ``scan``: :func:`kinmix.scan` end to end (null fits, imputation checks, kernel,
   results table);
 - ``gemm/blk``: the bare products Q₀ᵀG[:, block] over the same column blocks;
 - ``gemm/1``: the one-shot product Q₀ᵀG.
@@ -25,9 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kinmix import economic_qs_linear
-from kinmix.scan import scan
-from kinmix.scan._inputs import BLOCK_ENTRIES, MAX_BLOCK, MIN_BLOCK
+from kinmix import economic_qs_linear, scan
+from kinmix.gwas._inputs import BLOCK_ENTRIES, MAX_BLOCK, MIN_BLOCK
 
 MIB = 2.0**20
 

@@ -1,7 +1,4 @@
-import json
-import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,19 +16,11 @@ from kinmix.random import GPSampler
 
 from ._numdiff import free_gradient
 
-SHARED = Path(os.environ.get("KINMIX_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-
 
 @pytest.fixture(scope="module")
-def gp_reference():
+def gp_reference(glimix_ref, ref_inputs):
     """glimix-core 3.1.14's ``gp`` outputs and their inputs (``gp_X``, ``gp_y``)."""
-    json_path = SHARED / "reference" / "glimix_seed11.json"
-    npz_path = SHARED / "reference" / "glimix_seed11.npz"
-    if not (json_path.exists() and npz_path.exists()):
-        pytest.skip(f"reference outputs not found under {SHARED} (set KINMIX_SHARED)")
-    with np.load(npz_path) as data:
-        X, y = data["gp_X"], data["gp_y"]
-    return json.loads(json_path.read_text())["gp"], X, y
+    return glimix_ref["gp"], ref_inputs["gp_X"], ref_inputs["gp_y"]
 
 
 def _spec_y():
@@ -71,6 +60,14 @@ def test_gp__spec_printout_layout():
     assert lines[7] == "    EyeCov(dim=10): EyeCov"
     assert lines[8].startswith("      scale: 0.86756805234")
     assert len(lines) == 9
+
+
+def test_gp__fit_returns_its_frozen_result():
+    gp, _, _ = _spec_gp()
+    result = gp.fit(verbose=False)
+    assert isinstance(result, FitResult) and result.converged
+    assert result.n_iterations >= 1 and result.n_evaluations >= result.n_iterations
+    np.testing.assert_allclose(result.value, gp.lml(), rtol=1e-12)
 
 
 def test_gp__printout_before_fit_is_exact():

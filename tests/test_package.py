@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import kinmix
 from kinmix.lmm import LMM
@@ -33,3 +34,35 @@ def test_estimate_h2__equals_the_restricted_lmm():
     np.testing.assert_allclose(report["scale"], lmm.scale, rtol=1e-7)
     np.testing.assert_allclose(report["lml"], lmm.lml(), rtol=1e-10)
     assert report["n"] == n and report["k"] == n and report["h2_se"] > 0
+
+
+def test_estimate_h2__is_a_frozen_value_and_validates_x_once():
+    import dataclasses
+
+    rng = np.random.default_rng(3)
+    n = 60
+    Z = rng.standard_normal((n, 80)) / np.sqrt(80)
+    x = rng.standard_normal(n)
+    y = 0.5 * x + Z @ rng.standard_normal(80) + rng.standard_normal(n)
+    K = Z @ Z.T
+    as_array = kinmix.estimate_h2(y, x[:, None], K)
+    as_list = kinmix.estimate_h2(y, [[v] for v in x], K)  # the seed failed inside numpy
+    as_1d = kinmix.estimate_h2(y, x, K)  # one covariate
+    for other in (as_list, as_1d):
+        np.testing.assert_allclose(other.lml, as_array.lml, rtol=1e-12)
+        np.testing.assert_allclose(other.beta, as_array.beta, rtol=1e-10)
+    lmm = LMM(y, x[:, None], kinmix.economic_qs(K), restricted=True)
+    lmm.fit(verbose=False)
+    np.testing.assert_allclose(as_array.lml, lmm.lml(), rtol=1e-10)
+    np.testing.assert_allclose(as_array.beta, lmm.beta, rtol=1e-5)
+    assert as_array["h2"] == as_array.h2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        as_array.h2 = 0.0
+    with pytest.raises(kinmix.InputError, match="x has 59 rows but 60 were expected"):
+        kinmix.estimate_h2(y, x[:-1], K)
+
+
+def test_restricted_log_likelihood__needs_a_fit():
+    model = kinmix.LinearMixedModel(np.arange(4.0), np.ones((4, 1)), np.ones(4))
+    with pytest.raises(kinmix.FitError, match="null model is not fit"):
+        model.restricted_log_likelihood()

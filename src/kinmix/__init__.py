@@ -13,6 +13,7 @@ to import kinmix; Dask, Zarr, bed-reader and matplotlib are loaded when used.
 
 from __future__ import annotations
 
+from ._version import __version__
 from .errors import (
     BoundaryWarning,
     ConvergenceWarning,
@@ -21,16 +22,13 @@ from .errors import (
     KinmixError,
     KinmixWarning,
 )
-from .ggp import ExpFamGP
 from .glmm import GLMMExpFam, GLMMNormal
-from .gp import GP
+from .gp import GP, ExpFamGP
 from .grm import grm
+from .gwas import scan
 from .linalg import economic_qs, economic_qs_linear
 from .lmm import LMM, FastScanner, LinearMixedModel
-from .scan import scan
 from .workflow import estimate_h2
-
-__version__ = "0.1.0"
 
 __all__ = [
     "GP",

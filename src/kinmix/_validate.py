@@ -76,3 +76,15 @@ def check_full_column_rank(X: np.ndarray, name: str, rtol: float = 1e-10) -> Non
             "combinations of others (a duplicated intercept or a constant column?). "
             "Drop the redundant columns."
         )
+
+
+def is_dask_array(array: Any) -> bool:
+    """Whether ``array`` is a Dask array (detected without importing Dask)."""
+    return hasattr(array, "dask") and hasattr(array, "chunks")
+
+
+def check_dimension(value: object, name: str) -> int:
+    """Return ``value`` as a positive ``int`` or raise :class:`InputError` naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"{name} must be a positive integer; got {value!r}.")
+    return int(value)

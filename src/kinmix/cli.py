@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
+from .constants import CHI2_MEDIAN
 from .errors import KinmixError
 
 #: Median of the χ²₁ distribution, the denominator of the genomic inflation factor.
-CHI2_MEDIAN = 0.454936423119572
 
 
 def _write_atomically(frame: pd.DataFrame, path: Path) -> None:

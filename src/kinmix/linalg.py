@@ -29,12 +29,13 @@ import numpy as np
 from scipy.linalg import issymmetric
 
 from ._validate import as_matrix, as_vector
+from .constants import SQRT_EPS
 from .errors import InputError
 
 QS = tuple[tuple[np.ndarray, "np.ndarray | None"], np.ndarray]
 
 #: Default relative tolerance: eigenvalues at most ``rtol * max(S)`` count as zero.
-DEFAULT_RTOL = float(np.sqrt(np.finfo(float).eps))
+DEFAULT_RTOL = SQRT_EPS
 
 
 def _split_spectrum(S: np.ndarray, rtol: float, name: str) -> int:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .constants import SQRT_EPS
 from .cov import Covariance
 from .mean import Mean
 
 __all__ = ["GGPSampler", "GPSampler"]
-
-_JITTER = float(np.sqrt(np.finfo(float).eps))
 
 
 class GPSampler:
@@ -42,7 +41,7 @@ class GPSampler:
             ``numpy.random.RandomState`` reproduces the seed's examples and
             ``numpy.random.Generator`` also works.
         """
-        K = self._cov.value() + _JITTER * np.eye(self._mean.size)
+        K = self._cov.value() + SQRT_EPS * np.eye(self._mean.size)
         return random_state.multivariate_normal(self._mean.value(), K)
 
 

@@ -8,6 +8,7 @@ contamination") and deflate its test.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,29 +20,62 @@ from .linalg import economic_qs
 from .lmm import LinearMixedModel
 
 
-def estimate_h2(y: Any, X: Any, K: Any) -> dict[str, float]:
+@dataclass(frozen=True)
+class H2Estimate:
+    r"""REML heritability of one trait (:func:`estimate_h2`).
+
+    Attributes
+    ----------
+    h2, h2_se : float
+        :math:`h^2 = \sigma^2/(\sigma^2+\tau^2)` and its standard error (Hail's
+        ``h_sq``, ``h_sq_standard_error``).
+    delta : float
+        :math:`\delta = 1 - h^2`, limix's parametrisation.
+    scale : float
+        :math:`\sigma^2 + \tau^2`.
+    beta : numpy.ndarray
+        Fixed effects at the REML optimum, one per column of ``X``.
+    lml : float
+        The restricted log-likelihood at the optimum (``LMM(..., restricted=True).lml()``).
+    n, k : int
+        Sample size and number of non-zero eigenvalues of the kinship.
+
+    ``estimate["h2"]`` reads a field as the seed's dict did.
+    """
+
+    h2: float
+    h2_se: float
+    delta: float
+    scale: float
+    beta: np.ndarray
+    lml: float
+    n: int
+    k: int
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+def estimate_h2(y: Any, X: Any, K: Any) -> H2Estimate:
     r"""REML heritability of ``y`` given covariates ``X`` and a kinship ``K``.
 
     Fits :math:`y \sim N(X\beta, \sigma^2K + \tau^2I)` by REML (Hail's
-    :class:`~kinmix.lmm.LinearMixedModel`) and returns ``h2`` =
-    :math:`\sigma^2/(\sigma^2+\tau^2)`, its standard error ``h2_se``, ``delta`` = 1 − h2,
-    ``scale`` = :math:`\sigma^2+\tau^2`, the restricted log-likelihood ``lml``, ``n`` and
-    the number ``k`` of non-zero eigenvalues of K.
+    :class:`~kinmix.lmm.LinearMixedModel`, which validates the arguments: ``X`` may be
+    any (n, c) array-like, a 1-D ``X`` is one covariate) and returns an
+    :class:`H2Estimate`.
     """
     model, _ = LinearMixedModel.from_kinship(y, X, K)
     model.fit()
-    n = model.n
-    neg_log_reml = model.compute_neg_log_reml(model.log_gamma)
-    constant = 0.5 * ((n - model.f) * (1 + np.log(2 * np.pi)) - np.linalg.slogdet(X.T @ X)[1])
-    return {
-        "h2": model.h_sq,
-        "h2_se": model.h_sq_standard_error,
-        "delta": 1.0 / (1.0 + model.gamma),
-        "scale": model.sigma_sq + model.tau_sq,
-        "lml": -(neg_log_reml + constant),
-        "n": n,
-        "k": int(np.sum(model.s > 0)),
-    }
+    return H2Estimate(
+        h2=model.h_sq,
+        h2_se=model.h_sq_standard_error,
+        delta=1.0 / (1.0 + model.gamma),
+        scale=model.sigma_sq + model.tau_sq,
+        beta=np.asarray(model.beta),
+        lml=model.restricted_log_likelihood(),
+        n=model.n,
+        k=int(np.sum(model.s > 0)),
+    )
 
 
 def loco_scan(genotypes: Any, y: np.ndarray, X: np.ndarray) -> pd.DataFrame:
@@ -50,7 +84,7 @@ def loco_scan(genotypes: Any, y: np.ndarray, X: np.ndarray) -> pd.DataFrame:
     Returns the table ``chrom, pos, variant, a1, a2, af, n, beta, se, chi2, pvalue, lml,
     scale, reason`` in file order.
     """
-    from .scan import scan
+    from .gwas import scan
 
     variants = genotypes.variants
     tables = []

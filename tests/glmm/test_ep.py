@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kinmix.glmm._ep import LowRankPrior, SiteAlgebra, Sites
+from kinmix.ep import LowRankPrior, SiteAlgebra, Sites
 
 
 @pytest.mark.parametrize("k, v0, v1", [(6, 1.3, 0.4), (15, 0.7, 0.0), (0, 0.0, 2.0)])

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
+from kinmix.ep import LowRankPrior, run_ep
 from kinmix.errors import ConvergenceWarning, FitError, InputError
 from kinmix.glmm import GLMMExpFam, Sites
-from kinmix.glmm._ep import LowRankPrior, run_ep
 from kinmix.lik import BernoulliProdLik, NormalProdLik, TiltedMoments
 from kinmix.linalg import economic_qs, economic_qs_linear
 

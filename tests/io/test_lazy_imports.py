@@ -12,7 +12,7 @@ import kinmix.io
 
 def test_io__import_loads_no_optional_dependency():
     code = (
-        "import sys, kinmix, kinmix.io, kinmix.scan, kinmix.io.blockmatrix; "
+        "import sys, kinmix, kinmix.io, kinmix.gwas, kinmix.io.blockmatrix; "
         "print(sorted(m for m in ('dask', 'zarr', 'distributed', 'bed_reader') "
         "if m in sys.modules))"
     )

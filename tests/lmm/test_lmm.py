@@ -296,8 +296,8 @@ def test_lmm__rejects_bad_parameters():
 
 def test_kernel__degenerate_inputs_raise_fit_errors():
     from kinmix import FitError
+    from kinmix.kernel import null_model as _kernel
     from kinmix.linalg import rotate
-    from kinmix.lmm import _kernel
 
     rng = np.random.default_rng(12)
     Q0 = np.linalg.qr(rng.standard_normal((8, 3)))[0]

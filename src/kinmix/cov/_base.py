@@ -14,7 +14,7 @@ from abc import abstractmethod
 
 import numpy as np
 
-from ..errors import FitError, InputError
+from ..errors import FitError
 from ..params import LOG, Parameter, Parametric
 
 
@@ -121,10 +121,3 @@ class ScaledCovariance(Covariance):
 
     def _attributes(self) -> list[tuple[str, object]]:
         return [("scale", self.scale)]
-
-
-def check_dimension(value: object, name: str) -> int:
-    """Return ``value`` as a positive ``int`` or raise :class:`InputError` naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InputError(f"{name} must be a positive integer; got {value!r}.")
-    return int(value)

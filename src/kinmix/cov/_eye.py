@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import ScaledCovariance, check_dimension
+from .._validate import check_dimension
+from ._base import ScaledCovariance
 
 
 class EyeCov(ScaledCovariance):

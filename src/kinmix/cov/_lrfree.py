@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_dimension
 from ..params import Parameter
-from ._base import check_dimension
 from ._factor import FactorCov, factor_gradient
 
 

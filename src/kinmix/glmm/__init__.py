@@ -1,6 +1,6 @@
 """Generalised linear mixed models: :class:`GLMMExpFam` (EP) and :class:`GLMMNormal`."""
 
-from ._ep import Sites
+from ..ep import Sites
 from ._expfam import GLMMExpFam
 from ._normal import GLMMNormal
 

@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 
 from .._validate import as_matrix, as_vector, check_full_column_rank
+from ..constants import DELTA_BOUNDS
+from ..ep import LowRankPrior, SiteAlgebra
 from ..errors import InputError
 from ..linalg import unpack_qs
 from ..params import IDENTITY, LOG, LOGIT, Parameter
-from ._ep import LowRankPrior, SiteAlgebra
 
 #: δ is kept within [ε, 1 − ε] (ε = √machine epsilon) so that logit δ is finite.
-DELTA_EPSILON = float(np.sqrt(np.finfo(float).eps))
+DELTA_EPSILON = DELTA_BOUNDS[0]
 SCALE_BOUNDS = (float(np.log(1e-3)), float(np.log(400.0)))
 LOGITDELTA_BOUNDS = (-50.0, 15.0)
 _KEYS = {"beta": "beta", "scale": "logscale", "delta": "logitdelta"}

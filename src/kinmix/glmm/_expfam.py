@@ -6,11 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from ..constants import QUADRATURE_NODES
+from ..ep import EPResult, Sites, run_ep
 from ..errors import InputError
 from ..lik import ProbitProdLik, ProdLik, make_lik
-from ..params import fit_model
+from ..params import FitResult, fit_model
 from ._base import DELTA_EPSILON, GLMMParameters
-from ._ep import EPResult, Sites, run_ep
 
 __all__ = ["GLMMExpFam"]
 
@@ -25,7 +26,7 @@ class GLMMExpFam(GLMMParameters):
         s((1-\delta)\mathrm K + \delta\mathrm I)\big),
 
     with the Bernoulli (logit), probit, binomial (logit) or Poisson (log) likelihood.
-    :math:`\log p(\mathbf y)` is approximated by EP (:mod:`kinmix.glmm._ep`) on the
+    :math:`\log p(\mathbf y)` is approximated by EP (:mod:`kinmix.ep`) on the
     economic eigendecomposition :math:`\mathrm K = \mathrm Q_0\mathrm S_0\mathrm Q_0^\intercal`
     (rank k): each sweep costs :math:`O(nk^2)` plus the tilted moments; :math:`\mathrm Q_1`
     is never used.
@@ -67,7 +68,7 @@ class GLMMExpFam(GLMMParameters):
         lik: Any,
         X: Any,
         QS: Any = None,
-        n_int: int = 1000,
+        n_int: int = QUADRATURE_NODES,
         rtol: float = 1.49e-05,
         atol: float = 1.49e-08,
     ) -> None:
@@ -126,7 +127,7 @@ class GLMMExpFam(GLMMParameters):
         """
         return self._gradient(self._ep().algebra)
 
-    def fit(self, verbose: bool = True, factr: float = 1e5, pgtol: float = 1e-7) -> None:
+    def fit(self, verbose: bool = True, factr: float = 1e5, pgtol: float = 1e-7) -> FitResult:
         r"""Maximise the marginal likelihood over the unfixed parameters (L-BFGS-B).
 
         Parameters
@@ -143,7 +144,7 @@ class GLMMExpFam(GLMMParameters):
         ConvergenceWarning
             If L-BFGS-B stops before meeting either tolerance.
         """
-        fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
+        return fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
 
     def __repr__(self) -> str:
         return (

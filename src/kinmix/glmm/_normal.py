@@ -7,15 +7,14 @@ from typing import Any
 import numpy as np
 
 from .._validate import as_vector
+from ..constants import LOG2PI
+from ..ep import SiteAlgebra, Sites
 from ..errors import InputError
 from ..linalg import economic_qs
-from ..params import fit_model
+from ..params import FitResult, fit_model
 from ._base import GLMMParameters
-from ._ep import SiteAlgebra, Sites
 
 __all__ = ["GLMMNormal"]
-
-_LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 class GLMMNormal(GLMMParameters):
@@ -28,7 +27,7 @@ class GLMMNormal(GLMMParameters):
 
     with :math:`\tilde\mu_i = \tilde\eta_i/\tilde\tau_i` and
     :math:`\tilde\Sigma = \operatorname{diag}(1/\tilde\tau_i)`, typically the EP sites of a
-    fitted :class:`GLMMExpFam`. With the notation of :mod:`kinmix.glmm._ep`
+    fitted :class:`GLMMExpFam`. With the notation of :mod:`kinmix.ep`
     (:math:`\mathbf b = \tilde{\boldsymbol\eta} - \tilde{\mathrm T}\mathrm X\boldsymbol\beta`),
 
     .. math::
@@ -90,7 +89,7 @@ class GLMMNormal(GLMMParameters):
         b = algebra.b
         quad = float((b * b / tau).sum()) - algebra.quadratic()
         n = tau.shape[0]
-        return -0.5 * (n * _LOG_2PI - float(np.log(tau).sum()) + algebra.logdet() + quad)
+        return -0.5 * (n * LOG2PI - float(np.log(tau).sum()) + algebra.logdet() + quad)
 
     def lml(self) -> float:
         """Log of the marginal likelihood (same as :meth:`value`)."""
@@ -100,7 +99,7 @@ class GLMMNormal(GLMMParameters):
         """Derivatives of :meth:`value` over ``"beta"``, ``"logscale"``, ``"logitdelta"``."""
         return self._gradient(self._algebra())
 
-    def fit(self, verbose: bool = True, factr: float = 1e5, pgtol: float = 1e-7) -> None:
+    def fit(self, verbose: bool = True, factr: float = 1e5, pgtol: float = 1e-7) -> FitResult:
         """Maximise the marginal likelihood over the unfixed parameters (L-BFGS-B).
 
         Warns
@@ -108,7 +107,7 @@ class GLMMNormal(GLMMParameters):
         ConvergenceWarning
             If L-BFGS-B stops before meeting either tolerance.
         """
-        fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
+        return fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
 
     def get_fast_scanner(self) -> Any:
         r""":class:`kinmix.lmm.FastScanner` for the current :math:`v_0` and :math:`v_1`.

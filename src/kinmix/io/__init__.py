@@ -6,8 +6,9 @@ needs neither bed-reader, Dask nor Zarr:
 - :mod:`kinmix.io.plink`: :func:`read_plink` (PLINK 1 .bed/.bim/.fam, via bed-reader);
 - :mod:`kinmix.io.tables`: :func:`read_sample_table`, :func:`align_samples`;
 - :mod:`kinmix.io.blockmatrix`: :func:`write_block_matrix`, :func:`read_block_matrix`
-  (Zarr, Hail's ``BlockMatrix.write`` with ``force_row_major=True``) and
-  :func:`~kinmix.io.blockmatrix.fit_alternatives_dask`.
+  (Zarr, Hail's ``BlockMatrix.write`` with ``force_row_major=True``).
+
+Computations over what is read live elsewhere (:mod:`kinmix.distributed`).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..constants import QUADRATURE_NODES
 from ..errors import InputError
 from ._prod import BernoulliProdLik, BinomialProdLik, PoissonProdLik, ProbitProdLik, ProdLik
 
@@ -13,7 +14,7 @@ __all__ = ["make_lik"]
 _NAMES = ("bernoulli", "probit", "binomial", "poisson")
 
 
-def make_lik(lik: Any, n_int: int = 1024) -> ProdLik:
+def make_lik(lik: Any, n_int: int = QUADRATURE_NODES) -> ProdLik:
     """Likelihood object from the seed's tuple form.
 
     Parameters

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.special import erfcx, gammaln, log_ndtr
 
 from .._validate import as_vector
+from ..constants import LOG2PI, QUADRATURE_NODES
 from ..errors import InputError
 from ..link import IdentityLink, Link, LogitLink, LogLink, ProbitLink
 from ._tilted import TiltedMoments, tilted_moments_by_quadrature
@@ -30,10 +31,7 @@ __all__ = [
     "ProdLik",
 ]
 
-#: Default largest number of trapezoidal nodes per site for the tilted moments.
-DEFAULT_NODES = 1024
 _SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
-_LOG_2PI = float(np.log(2.0 * np.pi))
 
 Derivatives = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -100,7 +98,7 @@ class ProdLik(ABC):
     #: Largest spacing relative to the Laplace scale at the mode.
     _relative_spacing: float = 1 / 1.5
 
-    def __init__(self, link: Link | None = None, *, nodes: int = DEFAULT_NODES) -> None:
+    def __init__(self, link: Link | None = None, *, nodes: int = QUADRATURE_NODES) -> None:
         link = self._links[0]() if link is None else link
         if isinstance(link, type):
             link = link()
@@ -241,7 +239,7 @@ class ProbitProdLik(BernoulliProdLik):
     name = "Probit"
     _links = (ProbitLink,)
 
-    def __init__(self, link: Link | None = None, *, nodes: int = DEFAULT_NODES) -> None:
+    def __init__(self, link: Link | None = None, *, nodes: int = QUADRATURE_NODES) -> None:
         super().__init__(ProbitLink() if link is None else link, nodes=nodes)
 
 
@@ -265,7 +263,7 @@ class BinomialProdLik(ProdLik):
     name = "Binomial"
     _links = (LogitLink, ProbitLink)
 
-    def __init__(self, ntrials: Any, link: Link | None = None, *, nodes: int = DEFAULT_NODES):
+    def __init__(self, ntrials: Any, link: Link | None = None, *, nodes: int = QUADRATURE_NODES):
         super().__init__(link, nodes=nodes)
         ntrials = as_vector(ntrials, "ntrials")
         _check_integers(ntrials, "ntrials", 1, np.inf, "numbers of trials are integers >= 1")
@@ -386,7 +384,7 @@ class NormalProdLik(ProdLik):
 
     def log_pdf_derivatives(self, y: np.ndarray, x: np.ndarray) -> Derivatives:
         r = y - x
-        value = -0.5 * (r * r / self._variance + _LOG_2PI + np.log(self._variance))
+        value = -0.5 * (r * r / self._variance + LOG2PI + np.log(self._variance))
         return value, r / self._variance, np.full(np.shape(value), -1.0 / self._variance)
 
     def sample(self, x: Any, random_state: Any = None) -> np.ndarray:
@@ -397,7 +395,7 @@ class NormalProdLik(ProdLik):
     def tilted_moments(self, y: np.ndarray, mu: np.ndarray, var: np.ndarray) -> TiltedMoments:
         total = var + self._variance
         r = y - mu
-        log_zeroth = -0.5 * (r * r / total + _LOG_2PI + np.log(total))
+        log_zeroth = -0.5 * (r * r / total + LOG2PI + np.log(total))
         mean = (mu * self._variance + y * var) / total
         variance = var * self._variance / total
         return TiltedMoments(log_zeroth=log_zeroth, mean=mean, variance=variance)

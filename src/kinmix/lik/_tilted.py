@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..constants import LOG2PI
+
 __all__ = ["TiltedMoments", "tilted_moments_by_quadrature"]
 
 #: Fall of the log integrand from its maximum at which the grid stops: e^-40 ≈ 4e-18.
@@ -45,7 +47,6 @@ _DROP = 40.0
 _NEWTON_STEPS = 100
 _MODE_RTOL = 1e-10
 _BISECTIONS = 16
-_LOG_2PI = float(np.log(2.0 * np.pi))
 
 #: ``log_lik(x, sites=None, derivatives=True) -> (value, first, second derivative)`` at x
 #: (n, m), row i of x belonging to site ``sites[i]`` (all sites, in order, when ``sites``
@@ -200,7 +201,7 @@ def tilted_moments_by_quadrature(
             mean[sites] = mode[sites] + shift
             step = width[sites] / (count - 1)
             log_zeroth[sites] = (
-                top[sites] + np.log(total * step) - 0.5 * (_LOG_2PI + np.log(var[sites]))
+                top[sites] + np.log(total * step) - 0.5 * (LOG2PI + np.log(var[sites]))
             )
     return TiltedMoments(log_zeroth=log_zeroth, mean=mean, variance=variance)
 

@@ -1,8 +1,8 @@
 """Linear mixed models: limix's :class:`LMM` and :class:`FastScanner`, Hail's
-:class:`LinearMixedModel`, all on one kernel (:mod:`kinmix.lmm._kernel`)."""
+:class:`LinearMixedModel`, all on one kernel (:mod:`kinmix.kernel`)."""
 
-from ._hail import LinearMixedModel
+from ._fast_scanner import FastScanner
+from ._linear_mixed_model import LinearMixedModel
 from ._lmm import LMM
-from ._scanner import FastScanner
 
 __all__ = ["LMM", "FastScanner", "LinearMixedModel"]

@@ -10,8 +10,8 @@ import numpy as np
 
 from .._validate import as_matrix, as_vector, check_full_column_rank
 from ..errors import BoundaryWarning, InputError
+from ..kernel import null_model as kernel
 from ..linalg import RotatedDesign, inner, rotate, unpack_qs
-from . import _kernel as kernel
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ class LMM:
             \frac{\partial\ell}{\partial\beta} = \frac{X^\top V^{-1}r}{s},\quad
             \frac{\partial\ell}{\partial s} = -\frac{n - c_R}{2s} + \frac{r^\top V^{-1}r}{2s^2},
 
-        and the δ derivative of :func:`kinmix.lmm._kernel.delta_derivative`.
+        and the δ derivative of :func:`kinmix.kernel.null_model.delta_derivative`.
         """
         des, s, beta = self._design, self._scale, self._beta
         sol = self._solution()
@@ -318,6 +318,6 @@ class LMM:
 
     def get_fast_scanner(self):
         """A :class:`~kinmix.lmm.FastScanner` at the current variance components."""
-        from ._scanner import FastScanner
+        from ._fast_scanner import FastScanner
 
         return FastScanner._from_lmm(self)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cov._base import check_dimension
+from .._validate import check_dimension
 from ..params import Parameter
 from ._base import Mean
 

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 
 from .._progress import progress
+from .._validate import is_dask_array
+from ..distributed import run_tasks
 from ._block import REASONS, BlockResult, ScanState, empty_result, scan_genotypes
-from ._inputs import Inputs, is_dask, validate
+from ._inputs import Inputs, validate
 from ._null import fit_nulls
 
 
@@ -133,7 +135,7 @@ def scan(
     if inputs.G.shape[1] == 0:
         E = inputs.environments
         blocks = [empty_result(inputs.Y.shape[1], None if E is None else E.shape[1])]
-    elif is_dask(inputs.G):
+    elif is_dask_array(inputs.G):
         blocks = _run_dask(state, inputs.G, inputs.block_size)
     else:
         blocks = _run_local(state, inputs.G, inputs.block_size, verbose)
@@ -150,16 +152,8 @@ def _run_local(state: ScanState, G: Any, block_size: int, verbose: bool) -> list
 
 def _run_dask(state: ScanState, G: Any, block_size: int | None) -> list[BlockResult]:
     """One task per block of columns; the state (with :math:`Q_0`) is shipped once."""
-    import dask
-
-    from ..io.blockmatrix import current_client
-
     G = G.rechunk({0: -1} if block_size is None else {0: -1, 1: block_size})
-    client = current_client()
-    shared = client.scatter(state, broadcast=False) if client else dask.delayed(state)
-    task = dask.delayed(scan_genotypes, pure=True)
-    parts = [task(shared, block) for block in G.to_delayed().ravel()]
-    return list(dask.compute(*parts, scheduler=client))
+    return run_tasks(scan_genotypes, state, G.to_delayed().ravel())
 
 
 def _table(blocks: list[BlockResult], inputs: Inputs) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""The chunked GWAS driver kinmix.scan.scan: backends, oracles, edge cases, errors."""
+"""The chunked GWAS driver kinmix.scan: backends, oracles, edge cases, errors."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kinmix import economic_qs, economic_qs_linear
+from kinmix import economic_qs, economic_qs_linear, scan
 from kinmix.errors import InputError
 from kinmix.lmm import LMM
-from kinmix.scan import scan
 
 pytestmark = pytest.mark.filterwarnings("ignore::kinmix.errors.BoundaryWarning")
 
@@ -191,7 +190,7 @@ def _fitted_delta(y, X, QS):
 def test_scan__dask_ships_the_null_state_once(monkeypatch):
     import dask
 
-    from kinmix.scan._block import ScanState
+    from kinmix.gwas._block import ScanState
 
     G, y, X, K, _ = _data(seed=11)
     seen = []
@@ -319,3 +318,15 @@ def test_scan__rejects_variants_for_a_dataframe():
     G, y, X, K, _ = _data(seed=1, m=2)
     with pytest.raises(InputError, match="G is a DataFrame whose columns name the variants"):
         scan(pd.DataFrame(G), y, X, K=K, variants=["a", "b"])
+
+
+def test_scan__verbose_draws_one_progress_bar_on_stderr(capsys):
+    pytest.importorskip("tqdm")  # the "progress" extra, part of "all" and "test"
+    G, y, X, K, _ = _data(seed=12)
+    scan(G, y, X, K=K, block_size=5, verbose=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    blocks = -(-G.shape[1] // 5)
+    assert f"{blocks}/{blocks}" in captured.err and "scan" in captured.err
+    scan(G, y, X, K=K, block_size=5, verbose=False)
+    assert capsys.readouterr().err == ""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernel import association as _scan
 from ..linalg import RotatedDesign
-from ..lmm import LMM, _scan
+from ..lmm import LMM
 from ._block import ScanState
 
 

@@ -70,8 +70,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConvergenceWarning, FitError
-from ..lik import ProdLik
+from .errors import ConvergenceWarning, FitError
+from .lik import ProdLik
 
 __all__ = ["EPResult", "LowRankPrior", "SiteAlgebra", "Sites", "run_ep"]
 

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import OptimizeResult
 
-from .._validate import as_matrix, as_vector
+from .._validate import as_matrix, as_vector, is_dask_array
 from ..errors import FitError, InputError
+from ..kernel import association as _scan
+from ..kernel import null_model as kernel
 from ..linalg import DEFAULT_RTOL, RotatedDesign, economic_qs
-from . import _kernel as kernel
-from . import _scan
 
 #: Radius in log γ of the parabola through which the standard error of h² is estimated.
 H2_SE_RADIUS = 1e-4
@@ -157,6 +157,20 @@ class LinearMixedModel:
         if return_parameters:
             return value, sol.beta, sigma_sq, sigma_sq * d1
         return value
+
+    def restricted_log_likelihood(self) -> float:
+        r"""The full restricted log-likelihood at the fitted :math:`\log\gamma`.
+
+        :meth:`compute_neg_log_reml` with its omitted constant
+        :math:`\tfrac12((n-f)(1+\log 2\pi) - \log|X^\top X|)` restored (a kinmix addition
+        to Hail's API; the value of :meth:`kinmix.lmm.LMM.lml` with ``restricted=True``).
+        """
+        if self.log_gamma is None:
+            raise FitError("null model is not fit. Run 'fit' first.")
+        d0, d1 = self._diagonal(self.log_gamma)
+        return kernel.profile_log_likelihood(
+            self._design, d0, d1, restricted=True, logdet_xx=kernel.logdet_XX(self._design)
+        )
 
     def fit(
         self,
@@ -354,7 +368,7 @@ class LinearMixedModel:
             As :meth:`fit_alternatives_numpy`, ordered by ``idx``. Runs on the current
             ``dask.distributed`` client if there is one, the local scheduler otherwise.
         """
-        from ..io.blockmatrix import fit_alternatives_dask
+        from ..distributed import fit_alternatives_dask
 
         self._check_dof(self.f + 1)
         if self.low_rank and a_t_path is None:
@@ -445,7 +459,7 @@ class LinearMixedModel:
 
 def _maybe_compute(z: Any, n: int, complexity_bound: int) -> Any:
     """Bring a small Dask ``z`` into memory; leave a large one as is."""
-    if not hasattr(z, "dask"):
+    if not is_dask_array(z):
         return np.asarray(z, dtype=np.float64)
     r = min(z.shape)
     if r * r * n <= complexity_bound * 1e6:

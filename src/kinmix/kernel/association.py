@@ -34,13 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import chdtrc, erfc
 
+from ..constants import COLLINEARITY_RTOL, LOG2PI
 from ..linalg import RotatedDesign
-
-LOG2PI = float(np.log(2 * np.pi))
-
-#: A candidate whose Schur complement is below this fraction of its own V⁻¹-norm is taken
-#: as collinear with the covariates (or constant) and gets NaN statistics.
-COLLINEARITY_RTOL = 1e-10
 
 
 @dataclass(frozen=True)
@@ -113,7 +108,7 @@ def build_null(
     ``X`` (n, c) and ``Y`` (n, P) are the raw covariates and traits; ``Q0`` is needed only
     by :func:`scan_block`, which rotates raw candidates itself (through ``basis``).
     """
-    from ._kernel import solve
+    from .null_model import solve
 
     n, k, complement = designs[0].n, designs[0].k, designs[0].complement
     P = len(designs)

@@ -31,15 +31,12 @@ from scipy.linalg import LinAlgError, cho_factor, cho_solve
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import expit
 
+from ..constants import COLLINEARITY_RTOL, DELTA_BOUNDS, LOG2PI
 from ..errors import FitError
 from ..linalg import RotatedDesign, inner, logdet
 
-LOG2PI = float(np.log(2 * np.pi))
-
 #: Smallest admissible δ (and 1 − δ): the square root of the float64 machine epsilon.
-DELTA_MIN = float(np.sqrt(np.finfo(float).eps))
-#: A covariate whose V⁻¹-norm is explained by the others up to this fraction is collinear.
-COLLINEAR_RTOL = 1e-12
+DELTA_MIN = DELTA_BOUNDS[0]
 #: Bounds on log γ = logit(1 − δ) matching ``DELTA_MIN``.
 LOG_GAMMA_LIMIT = float(np.log((1 - DELTA_MIN) / DELTA_MIN))
 
@@ -90,10 +87,8 @@ def solve(design: RotatedDesign, d0: np.ndarray, d1: float) -> Solution:
         unexplained = np.diag(cho[0]) ** 2 / np.diag(XVX)
     except LinAlgError:
         unexplained = np.zeros(1)
-    if not unexplained.min() > COLLINEAR_RTOL:
-        raise FitError(
-            "Xᵀ V⁻¹ X is singular: the covariates are collinear under this covariance."
-        )
+    if not unexplained.min() > COLLINEARITY_RTOL:
+        raise FitError("Xᵀ V⁻¹ X is singular: the covariates are collinear under this covariance.")
     beta = cho_solve(cho, XVy, check_finite=False)
     rss = float(yVy - XVy @ beta)
     return Solution(d0, d1, XVX, XVy, yVy, beta, rss, logdet(d0, d1, design.n), cho)

@@ -41,11 +41,12 @@ from typing import Any
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
-from ._validate import as_vector
-from .cov import Covariance
-from .errors import FitError, InputError
-from .mean import Mean
-from .params import Parameter, Parametric, fit_model, prefixed
+from .._validate import as_vector
+from ..constants import LOG2PI
+from ..cov import Covariance
+from ..errors import FitError, InputError
+from ..mean import Mean
+from ..params import FitResult, Parameter, Parametric, fit_model, prefixed
 
 __all__ = [
     "GP",
@@ -54,8 +55,6 @@ __all__ = [
     "gaussian_lml",
     "gaussian_lml_derivatives",
 ]
-
-_LOG2PI = float(np.log(2 * np.pi))
 
 
 def _cholesky(K: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -87,7 +86,7 @@ def gaussian_lml(y: np.ndarray, m: np.ndarray, K: np.ndarray) -> float:
     factor = _cholesky(K)
     r = y - m
     logdet = 2 * np.log(np.diag(factor[0])).sum()
-    return float(-0.5 * (r.size * _LOG2PI + logdet + r @ cho_solve(factor, r)))
+    return float(-0.5 * (r.size * LOG2PI + logdet + r @ cho_solve(factor, r)))
 
 
 def gaussian_lml_derivatives(
@@ -112,7 +111,7 @@ def gaussian_lml_derivatives(
     r = y - m
     alpha = cho_solve(factor, r)
     logdet = 2 * np.log(np.diag(factor[0])).sum()
-    lml = float(-0.5 * (r.size * _LOG2PI + logdet + r @ alpha))
+    lml = float(-0.5 * (r.size * LOG2PI + logdet + r @ alpha))
     K_inv = cho_solve(factor, np.eye(r.size))
     return lml, alpha, 0.5 * (np.outer(alpha, alpha) - K_inv)
 
@@ -210,7 +209,7 @@ class GPModel(Parametric):
             **prefixed(f"{self.name}[1]", cov_part),
         }
 
-    def fit(self, verbose: bool = True, factr: float = 1e5, pgtol: float = 1e-7) -> None:
+    def fit(self, verbose: bool = True, factr: float = 1e5, pgtol: float = 1e-7) -> FitResult:
         r"""Maximise the marginal likelihood over the unfixed parameters (L-BFGS-B).
 
         Parameters
@@ -229,7 +228,7 @@ class GPModel(Parametric):
             If L-BFGS-B stops before meeting either tolerance; the parameters are left
             at the best point found.
         """
-        fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
+        return fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
 
     def __str__(self) -> str:
         lines = [f"{type(self).__name__}(...)", f"  lml: {self.lml()}"]
@@ -280,15 +279,3 @@ class GP(GPModel):
         r"""Derivatives of the log marginal likelihood over the free parameters."""
         _, d_mean, d_cov = gaussian_lml_derivatives(self._y, self._mean.value(), self._cov.value())
         return self._prior_gradient(d_mean, d_cov)
-
-
-def __getattr__(name: str) -> Any:
-    """``kinmix.gp.ExpFamGP``: the EP Gaussian process lives in :mod:`kinmix.ggp`.
-
-    Resolved lazily because :mod:`kinmix.ggp` builds on :class:`GPModel` from this module.
-    """
-    if name == "ExpFamGP":
-        from .ggp import ExpFamGP
-
-        return ExpFamGP
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Validation of the arguments of :func:`kinmix.scan.scan`, once, at the public boundary."""
+"""Validation of the arguments of :func:`kinmix.scan`, once, at the public boundary."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validate import as_matrix, check_full_column_rank
+from .._validate import as_matrix, check_full_column_rank, is_dask_array
 from ..errors import InputError
 from ..linalg import economic_qs, unpack_qs
 
@@ -35,17 +35,12 @@ class Inputs:
     block_size: int | None
 
 
-def is_dask(array: Any) -> bool:
-    """Whether ``array`` is a Dask array."""
-    return hasattr(array, "dask") and hasattr(array, "chunks")
-
-
 def _genotypes(G: Any, n: int) -> tuple[Any, list | None]:
     ids = None
     if isinstance(G, pd.DataFrame):
         ids = list(G.columns)
         G = G.to_numpy()
-    elif not is_dask(G) and not isinstance(G, np.ndarray):
+    elif not is_dask_array(G) and not isinstance(G, np.ndarray):
         try:
             G = np.asarray(G)
         except (TypeError, ValueError) as exc:
@@ -111,7 +106,7 @@ def _block_size(block_size: int | None, G: Any, n: int, width: int) -> int | Non
         if int(block_size) != block_size or block_size <= 0:
             raise InputError(f"block_size must be a positive integer; got {block_size!r}.")
         return int(block_size)
-    if is_dask(G):
+    if is_dask_array(G):
         return None
     return int(np.clip(BLOCK_ENTRIES // max(n * width, 1), MIN_BLOCK, MAX_BLOCK))
 
@@ -126,7 +121,7 @@ def validate(
     variants: Sequence | None,
     block_size: int | None,
 ) -> Inputs:
-    """Check every argument of :func:`kinmix.scan.scan`; errors name the argument."""
+    """Check every argument of :func:`kinmix.scan`; errors name the argument."""
     Y, traits = _traits(y)
     n = Y.shape[0]
     X = np.ones((n, 1)) if X is None else as_matrix(X, "X", nrows=n)

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..constants import CONSTANCY_RTOL
 from ..errors import InputError
-from ..lmm import _scan
+from ..kernel import association as _scan
 
 #: Codes of :attr:`BlockResult.reason` and the words of the results table.
 OK, CONSTANT, ALL_MISSING, COLLINEAR = 0, 1, 2, 3
@@ -90,10 +91,6 @@ class Dosages:
     nobs: np.ndarray
 
 
-#: Variance, relative to the mean square, below which a variant is checked for constancy.
-CONSTANT_RTOL = 1e-10
-
-
 def dosages(block: np.ndarray) -> Dosages:
     r"""Mean-impute a block in one pass over memory.
 
@@ -127,7 +124,7 @@ def _reasons(d: Dosages, sums: np.ndarray, degenerate: np.ndarray) -> np.ndarray
     mean = sums / n
     reason = np.zeros(mean.shape[0], dtype=np.int8)
     square = d.GG / n
-    suspects = np.flatnonzero(square - mean**2 <= CONSTANT_RTOL * np.maximum(square, 1e-300))
+    suspects = np.flatnonzero(square - mean**2 <= CONSTANCY_RTOL * np.maximum(square, 1e-300))
     reason[suspects[np.ptp(d.G[:, suspects], axis=0) == 0]] = CONSTANT
     reason[d.nobs == 0] = ALL_MISSING
     reason[(reason == OK) & degenerate.any(axis=0)] = COLLINEAR
@@ -151,7 +148,7 @@ def scan_genotypes(state: ScanState, block: np.ndarray) -> BlockResult:
 
     Single-variant scans make one pass to impute (and get :math:`g^\top g`), then one
     product :math:`[Q_0, Q_0L, X, Y, \mathbf 1]^\top G` gives everything else the kernel
-    needs (:func:`kinmix.lmm._scan.rotate_block`). Interaction scans rotate
+    needs (:func:`kinmix.kernel.association.rotate_block`). Interaction scans rotate
     :math:`[g, g\odot E_1, \dots, g\odot E_q]` once, then read the main-effect model from
     its first column and the full model from all of them.
     """

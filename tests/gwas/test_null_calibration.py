@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from kinmix import economic_qs
-from kinmix.scan import scan
+from kinmix import economic_qs, scan
 
 #: Median of the χ² distribution with one degree of freedom.
 CHI2_MEDIAN = float(stats.chi2.median(1))

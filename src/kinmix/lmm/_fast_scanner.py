@@ -9,8 +9,8 @@ import numpy as np
 from .._progress import progress
 from .._validate import as_matrix, as_vector, check_full_column_rank
 from ..errors import InputError
+from ..kernel import association as _scan
 from ..linalg import rotate, unpack_qs
-from . import _scan
 
 if TYPE_CHECKING:
     from ._lmm import LMM
@@ -43,7 +43,7 @@ class FastScanner:
     -----
     A scan of m candidates costs one :math:`2nkm`-flop product :math:`Q_0^\top M`
     (blocked over columns) plus :math:`O((n + kc)m)` reductions; see
-    :mod:`kinmix.lmm._scan` for the algebra.
+    :mod:`kinmix.kernel.association` for the algebra.
     """
 
     def __init__(self, y: Any, X: Any, QS: Any, v: float) -> None:

@@ -1,0 +1,3 @@
+"""The version of kinmix (one place, read by the package and the CLI)."""
+
+__version__ = "0.1.0"

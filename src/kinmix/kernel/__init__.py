@@ -1,0 +1,20 @@
+r"""The numerical kernel of every linear mixed model in kinmix: pure functions, no state.
+
+Internal layer (no front end re-derives what is here). Two modules, named by job:
+
+:mod:`kinmix.kernel.null_model`
+    The null model :math:`y \sim N(X\beta, s((1-\delta)K + \delta I))` on the rotated
+    design :class:`kinmix.linalg.RotatedDesign`: generalised least squares at a fixed δ
+    (``solve``), the ML/REML log-likelihood profiled over β and s (``profile``), its δ
+    derivative (``delta_derivative``) and the δ search (grid, Brent, derivative polish).
+:mod:`kinmix.kernel.association`
+    The fixed-δ association scan: the null state shared by all candidates
+    (``build_null``), the rotation of a block of candidates (``rotate_block``), the
+    per-candidate reductions to β, its SE, χ², p-value and log-likelihood
+    (``reduce_block``, ``scan_block``, ``scan_rotated``).
+
+Front ends calling this API: :class:`kinmix.lmm.LMM`, :class:`kinmix.lmm.FastScanner`,
+:class:`kinmix.lmm.LinearMixedModel`, :meth:`kinmix.glmm.GLMMNormal.get_fast_scanner`,
+:func:`kinmix.estimate_h2` (through :class:`~kinmix.lmm.LinearMixedModel`), the GWAS driver
+:mod:`kinmix.gwas` and the distributed runs of :mod:`kinmix.distributed`.
+"""
