@@ -46,7 +46,6 @@ np.set_printoptions(precision=4, suppress=True)
 
 html_theme = "pydata_sphinx_theme"
 html_title = "kinmix"
-html_static_path = ["_static"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
