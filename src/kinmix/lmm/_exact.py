@@ -251,7 +251,7 @@ def _profile(
         L_inv = np.linalg.inv(np.where(np.isfinite(L[..., :c1, :c1]), L[..., :c1, :c1], 0.0))
         # θ = A⁻¹b = L_A⁻ᵀ l_y; the residual's coefficients [-θ, 1] in [X, g, y].
         theta = np.einsum("...ba,...b->...a", L_inv, L[..., c1, :c1])
-        coef = np.concatenate([-theta, np.ones(theta.shape[:-1] + (1,))], axis=-1)
+        coef = np.concatenate([-theta, np.ones((*theta.shape[:-1], 1))], axis=-1)
         drss = np.einsum("...a,...ab,...b->...", coef, dgram, coef)
         with np.errstate(invalid="ignore", divide="ignore"):
             slope = -0.5 * dof * drss / rss - 0.5 * dlogdet

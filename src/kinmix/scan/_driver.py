@@ -12,6 +12,7 @@ from .._progress import progress
 from ._block import REASONS, BlockResult, ScanState, empty_result, scan_genotypes
 from ._inputs import Inputs, is_dask, validate
 from ._null import fit_nulls
+from ._tests import check_test
 
 
 def scan(
@@ -25,6 +26,8 @@ def scan(
     variants: Sequence | None = None,
     block_size: int | None = None,
     restricted: bool = False,
+    test: str = "lrt",
+    refit_delta: bool = False,
     verbose: bool = False,
 ) -> pd.DataFrame:
     r"""Genome-wide association scan of one or many traits with a linear mixed model.
@@ -121,6 +124,7 @@ def scan(
     the null, since a main effect would otherwise show as an interaction. ``beta`` and
     ``se`` are those of :math:`g` in the full model, ``lml`` and ``scale`` its fit.
     """
+    check_test(test, refit_delta, restricted, interaction is not None)
     inputs = validate(G, y, X, QS, K, interaction, variants, block_size)
     state = fit_nulls(
         inputs.Y,
@@ -129,6 +133,8 @@ def scan(
         inputs.S0,
         restricted=restricted,
         environments=inputs.environments,
+        test=test,
+        refit_delta=refit_delta,
     )
     if inputs.G.shape[1] == 0:
         E = inputs.environments
@@ -188,6 +194,9 @@ def _table(blocks: list[BlockResult], inputs: Inputs) -> pd.DataFrame:
         columns[f"beta_gxe_{name}"] = per_trait("beta_gxe", j)
         columns[f"se_gxe_{name}"] = per_trait("se_gxe", j)
     for field in ("chi2", "pvalue", "lml", "scale"):
-        columns[field] = per_trait(field)
+        if getattr(blocks[0], field) is not None:
+            columns[field] = per_trait(field)
+    for name in blocks[0].extra or {}:
+        columns[name] = np.concatenate([b.extra[name] for b in blocks], axis=1).T.ravel()
     columns["reason"] = pd.Series(np.repeat(words[reason], P), dtype=object)
     return pd.DataFrame(columns)
