@@ -91,7 +91,9 @@ def solve(design: RotatedDesign, d0: np.ndarray, d1: float) -> Solution:
     except LinAlgError:
         unexplained = np.zeros(1)
     if not unexplained.min() > COLLINEAR_RTOL:
-        raise FitError("Xᵀ V⁻¹ X is singular: the covariates are collinear under this covariance.")
+        raise FitError(
+            "Xᵀ V⁻¹ X is singular: the covariates are collinear under this covariance."
+        )
     beta = cho_solve(cho, XVy, check_finite=False)
     rss = float(yVy - XVy @ beta)
     return Solution(d0, d1, XVX, XVy, yVy, beta, rss, logdet(d0, d1, design.n), cho)
