@@ -59,9 +59,9 @@ from ._kernel import LOG_GAMMA_LIMIT
 from ._scan import LOG2PI, chi2_sf
 
 #: Largest spacing of the bracketing grid in t = log γ.
-GRID_STEP = 1.0
+GRID_STEP = 2.0
 #: Chebyshev points per bracket [t_{b-1}, t_{b+1}] (interpolation error ≈ 6.4^-N).
-NODES = 16
+NODES = 24
 #: Absolute tolerance on t = log γ of the root of ℓ'(t).
 T_TOL = 1e-11
 #: Iteration cap of the root search.
@@ -134,67 +134,99 @@ class ExactFit:
     converged: np.ndarray
 
 
-# -- the Gram matrix of [X, g, y] at given t -------------------------------------------------
-def _weights(null: ExactNull, t: np.ndarray) -> np.ndarray:
-    """:math:`u_i(t)` for each t: shape (T, k)."""
-    w = 1.0 / (np.exp(t)[:, None] * null.S[None, :] + 1.0)
-    return w - 1.0 if null.complement else w
+# -- the inner products of [X, g, y] at given t ----------------------------------------------
+@dataclass(frozen=True)
+class _Parts:
+    r"""Generalised inner products at some t: shared ones and per-variant ones, packed.
 
-
-def _weight_derivatives(null: ExactNull, t: np.ndarray) -> np.ndarray:
-    """:math:`u_i'(t) = -w_i(1 - w_i)` with :math:`w_i = 1/(e^tS_i+1)`: shape (T, k)."""
-    w = 1.0 / (np.exp(t)[:, None] * null.S[None, :] + 1.0)
-    return -w * (1.0 - w)
-
-
-def _log_det(null: ExactNull, t: np.ndarray) -> np.ndarray:
-    """:math:`\\log|V_\\gamma|` at each t (the complement contributes 0)."""
-    return np.log1p(np.exp(t)[:, None] * null.S[None, :]).sum(axis=1)
-
-
-def grams(null: ExactNull, cand: Candidates, QG2: np.ndarray, t: np.ndarray) -> np.ndarray:
-    r"""Gram matrices :math:`\Gamma(t_j)` of :math:`[X, g, y]`: shape (T, m, c+2, c+2).
-
-    ``QG2`` is :math:`(Q_0^\top G)^{\odot 2}` (k, m). One GEMM of :math:`T(c+1)` rows
-    gives every cross-product with g; the :math:`[X, y]` block is shared by the variants.
+    ``shared`` (..., c² + c + 2) holds :math:`\langle X,X\rangle`, :math:`\langle X,y\rangle`,
+    :math:`\langle y,y\rangle` and :math:`\log|V_\gamma|`, the same for every variant at a
+    given t (leading shape (1, T) at shared points, (m,) once each variant has its own t);
+    ``own`` ((m, T) or (m,), c + 2) holds each variant's :math:`\langle X,g\rangle`,
+    :math:`\langle g,y\rangle`, :math:`\langle g,g\rangle`. Packing makes each
+    interpolation two products instead of seven.
     """
-    return _assemble(null, cand, QG2, _weights(null, t), raw=null.complement)
+
+    shared: np.ndarray
+    own: np.ndarray
+
+    @property
+    def c(self) -> int:
+        """Number of covariates."""
+        return self.own.shape[-1] - 2
+
+    @property
+    def XX(self) -> np.ndarray:
+        c = self.c
+        return self.shared[..., : c * c].reshape((*self.shared.shape[:-1], c, c))
+
+    @property
+    def Xy(self) -> np.ndarray:
+        c = self.c
+        return self.shared[..., c * c : c * c + c]
+
+    @property
+    def yy(self) -> np.ndarray:
+        return self.shared[..., -2]
+
+    @property
+    def logdet(self) -> np.ndarray:
+        return self.shared[..., -1]
+
+    @property
+    def Xg(self) -> np.ndarray:
+        return self.own[..., : self.c]
+
+    @property
+    def gy(self) -> np.ndarray:
+        return self.own[..., -2]
+
+    @property
+    def gg(self) -> np.ndarray:
+        return self.own[..., -1]
+
+    def take(self, idx: np.ndarray) -> _Parts:
+        """The same points for the variants ``idx`` (axis 0) only."""
+        return _Parts(self.shared, self.own[idx])
 
 
-def _assemble(
-    null: ExactNull, cand: Candidates, QG2: np.ndarray, u: np.ndarray, *, raw: bool
-) -> np.ndarray:
+def _logistic(null: ExactNull, t: np.ndarray) -> np.ndarray:
+    """:math:`w_i(t) = 1/(e^tS_i + 1)`: shape (T, k)."""
+    return 1.0 / (np.exp(t)[:, None] * null.S[None, :] + 1.0)
+
+
+def _parts(null: ExactNull, cand: Candidates, QG2: np.ndarray, t: np.ndarray) -> _Parts:
+    r"""Inner products at the points ``t`` (T,), for all variants.
+
+    ``QG2`` is :math:`(Q_0^\top G)^{\odot 2}` (k, m). One GEMM of :math:`T(c+1)` rows gives
+    every cross-product with g; the :math:`[X, y]` block is shared by the variants.
+    """
+    w = _logistic(null, t)
+    u, raw = (w - 1.0 if null.complement else w), null.complement
+    logdet = np.log1p(np.exp(t)[:, None] * null.S[None, :]).sum(axis=1)
     T, k = u.shape
-    c, m = null.c, cand.QG.shape[1]
-    QB = null.QB
+    c, m, QB = null.c, cand.QG.shape[1], null.QB
     shared = np.einsum("tk,ka,kb->tab", u, QB, QB)
     weighted = (u[:, :, None] * QB[None]).transpose(0, 2, 1).reshape(T * (c + 1), k)
-    cross = (weighted @ cand.QG).reshape(T, c + 1, m)
-    gg = u @ QG2
+    # Variant-major products (m × k @ k × T(c+1)): faster than the thin T(c+1)-row GEMM.
+    cross = (cand.QG.T @ weighted.T).reshape(m, T, c + 1)
+    gg = QG2.T @ u.T
     if raw:
         shared = shared + null.BB[None]
-        cross = cross + cand.BG[None]
-        gg = gg + cand.GG[None]
-    out = np.empty((T, m, c + 2, c + 2))
-    order = [*range(c), c + 1]  # positions of X and y in [X, g, y]
-    out[:, :, np.ix_(order, order)[0], np.ix_(order, order)[1]] = shared[:, None]
-    out[:, :, c, order] = cross.transpose(0, 2, 1)
-    out[:, :, order, c] = cross.transpose(0, 2, 1)
-    out[:, :, c, c] = gg
-    _patch(out, cand.usable, c)
-    return out
+        cross = cross + cand.BG.T[:, None, :]
+        gg = gg + cand.GG[:, None]
+    bad = ~cand.usable
+    if bad.any():  # untestable variants: an orthogonal unit column keeps every solve regular
+        cross[bad] = 0.0
+        gg[bad] = 1.0
+    packed = np.concatenate(
+        [shared[:, :c, :c].reshape(T, c * c), shared[:, :c, c], shared[:, c, c:], logdet[:, None]],
+        axis=1,
+    )
+    return _Parts(packed[None], np.concatenate([cross, gg[:, :, None]], axis=2))
 
 
-def _patch(gram: np.ndarray, usable: np.ndarray, c: int) -> None:
-    """Give untestable variants an orthogonal unit column, so every solve stays regular."""
-    bad = ~usable
-    if bad.any():
-        gram[:, bad, c, :] = 0.0
-        gram[:, bad, :, c] = 0.0
-        gram[:, bad, c, c] = 1.0
-
-
-# -- profile likelihoods from Γ --------------------------------------------------------------
+# -- profile likelihoods ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Profile:
     value: np.ndarray  # the objective without its constant
@@ -204,60 +236,89 @@ class _Profile:
     rss: np.ndarray
 
 
-def _cholesky(gram: np.ndarray) -> np.ndarray:
+def _cholesky(A: np.ndarray) -> np.ndarray:
     """Lower Cholesky factors of a stack of small matrices (NaN where not positive)."""
-    p = gram.shape[-1]
-    L = np.zeros_like(gram)
+    p = A.shape[-1]
+    L = np.zeros(A.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
         for j in range(p):
-            pivot = gram[..., j, j] - np.einsum("...k,...k->...", L[..., j, :j], L[..., j, :j])
+            pivot = A[..., j, j] - np.einsum("...k,...k->...", L[..., j, :j], L[..., j, :j])
             L[..., j, j] = np.sqrt(np.where(pivot > 0, pivot, np.nan))
-            below = gram[..., j + 1 :, j] - np.einsum(
+            below = A[..., j + 1 :, j] - np.einsum(
                 "...ik,...k->...i", L[..., j + 1 :, :j], L[..., j, :j]
             )
             L[..., j + 1 :, j] = below / L[..., j, j][..., None]
     return L
 
 
-def _profile(
-    gram: np.ndarray,
-    logdet: np.ndarray,
-    n: int,
-    restricted: bool,
-    dgram: np.ndarray | None = None,
-    dlogdet: np.ndarray | None = None,
-) -> _Profile:
-    r"""ℓ(t) up to a constant (and ℓ'(t) when the derivatives are given), batched.
-
-    The Cholesky factor :math:`L` of :math:`\Gamma` (order :math:`[X, g, y]`) gives
-    :math:`R = L_{yy}^2`, :math:`\log|A| = 2\sum\log L_{jj}` and the variant's Schur
-    complement :math:`L_{gg}^2`. Unlike :math:`\langle y,y\rangle - b^\top A^{-1}b`, it
-    stays accurate when :math:`A` is ill-conditioned, as it is at large γ when a column of
-    X lies in the kernel of K (the intercept with a centred kinship).
-    """
-    c1 = gram.shape[-1] - 1
-    L = _cholesky(gram)
-    diag = np.diagonal(L, axis1=-2, axis2=-1)
-    rss = diag[..., c1] ** 2
-    schur = diag[..., c1 - 1] ** 2
-    beta = L[..., c1, c1 - 1] / diag[..., c1 - 1]
-    dof = n - c1 if restricted else n
+def _lower_inverse(L: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of small lower-triangular matrices, by forward substitution."""
+    p = L.shape[-1]
+    inv = np.zeros(L.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
-        value = -0.5 * dof * np.log(rss) - 0.5 * logdet
+        for j in range(p):
+            inv[..., j, j] = 1.0 / L[..., j, j]
+            for i in range(j + 1, p):
+                dot = np.einsum("...k,...k->...", L[..., i, j:i], inv[..., j:i, j])
+                inv[..., i, j] = -dot / L[..., i, i]
+    return inv
+
+
+def _profile(p: _Parts, n: int, restricted: bool, dp: _Parts | None = None) -> _Profile:
+    r"""ℓ(t) up to a constant (and ℓ'(t) when ``dp`` holds the derivatives), batched.
+
+    With :math:`L` the Cholesky factor of :math:`A_0 = \langle X, X\rangle`,
+    :math:`l_y = L^{-1}\langle X, y\rangle`, :math:`l_g = L^{-1}\langle X, g\rangle`: the
+    variant's Schur complement :math:`S = \langle g,g\rangle - \|l_g\|^2`, its projected
+    effect :math:`u = \langle g,y\rangle - l_g^\top l_y`, :math:`\hat\beta = u/S`,
+    :math:`R = \langle y,y\rangle - \|l_y\|^2 - u\hat\beta` and
+    :math:`\log|A| = \log|A_0| + \log S`. These are the pivots of the Cholesky factor of
+    the Gram matrix of :math:`[X, g, y]`, accurate even when :math:`A` is
+    ill-conditioned, as it is at large γ when a column of X lies in the kernel of K (the
+    intercept with a centred kinship). The derivative follows from the envelope theorem:
+    :math:`R' = r^\top (V^{-1})' r` with :math:`r = y - X\hat\beta_X - g\hat\beta` and
+    :math:`(\log|A|)' = \operatorname{tr}(A^{-1}A')` by the blocks of :math:`A^{-1}`.
+    """
+    c = p.XX.shape[-1]
+    L = _cholesky(p.XX)
+    L_inv = _lower_inverse(L)
+    l_y = np.einsum("...ab,...b->...a", L_inv, p.Xy)
+    l_g = np.einsum("...ab,...b->...a", L_inv, p.Xg)
+    schur = p.gg - np.einsum("...a,...a->...", l_g, l_g)
+    u = p.gy - np.einsum("...a,...a->...", l_g, l_y)
+    rss0 = p.yy - np.einsum("...a,...a->...", l_y, l_y)
+    dof = n - c - 1 if restricted else n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        schur = np.where(schur > 0, schur, np.nan)
+        beta = u / schur
+        rss = rss0 - u * beta
+        value = -0.5 * dof * np.log(rss) - 0.5 * p.logdet
         if restricted:
-            value = value - np.log(diag[..., :c1]).sum(axis=-1)
+            logdet_A = 2.0 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(-1) + np.log(schur)
+            value = value - 0.5 * logdet_A
     slope = None
-    if dgram is not None:
-        L_inv = np.linalg.inv(np.where(np.isfinite(L[..., :c1, :c1]), L[..., :c1, :c1], 0.0))
-        # θ = A⁻¹b = L_A⁻ᵀ l_y; the residual's coefficients [-θ, 1] in [X, g, y].
-        theta = np.einsum("...ba,...b->...a", L_inv, L[..., c1, :c1])
-        coef = np.concatenate([-theta, np.ones((*theta.shape[:-1], 1))], axis=-1)
-        drss = np.einsum("...a,...ab,...b->...", coef, dgram, coef)
+    if dp is not None:
+        # A₀⁻¹⟨X, g⟩ and A₀⁻¹⟨X, y⟩; the residual's coefficients on X are -(β₀ - hβ̂).
+        h = np.einsum("...ba,...b->...a", L_inv, l_g)
+        beta0 = np.einsum("...ba,...b->...a", L_inv, l_y)
+        a = h * beta[..., None] - beta0
+        drss = (
+            np.einsum("...a,...ab,...b->...", a, dp.XX, a)
+            + 2.0 * np.einsum("...a,...a->...", a, dp.Xy)
+            + dp.yy
+            + beta**2 * dp.gg
+            - 2.0 * beta * (np.einsum("...a,...a->...", a, dp.Xg) + dp.gy)
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
-            slope = -0.5 * dof * drss / rss - 0.5 * dlogdet
-        if restricted:
-            dA = dgram[..., :c1, :c1]
-            slope = slope - 0.5 * np.einsum("...ia,...ab,...ib->...", L_inv, dA, L_inv)
+            slope = -0.5 * dof * drss / rss - 0.5 * dp.logdet
+            if restricted:
+                trace0 = np.einsum("...ia,...ab,...ib->...", L_inv, dp.XX, L_inv)
+                extra = (
+                    np.einsum("...a,...ab,...b->...", h, dp.XX, h)
+                    - 2.0 * np.einsum("...a,...a->...", h, dp.Xg)
+                    + dp.gg
+                ) / schur
+                slope = slope - 0.5 * (trace0 + extra)
     return _Profile(value, slope, beta, schur, rss)
 
 
@@ -289,40 +350,45 @@ def _barycentric(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Bracket:
-    """Γ, Γ', log|V|, log|V|' at the Chebyshev points of [lo, hi] for some variants."""
+    r"""Inner products and their t-derivatives at the Chebyshev points of [lo, hi].
+
+    ``shared`` (N, 2F) packs the shared values and their derivatives; ``own`` (m, N, 2f)
+    the variants' (variant-major, so that one interpolation is one product per variant).
+    """
 
     lo: float
     hi: float
-    gram: np.ndarray  # (N, m, c+2, c+2)
-    dgram: np.ndarray
-    logdet: np.ndarray  # (N,)
-    dlogdet: np.ndarray
+    shared: np.ndarray
+    own: np.ndarray
 
     def take(self, idx: np.ndarray) -> _Bracket:
         """The same bracket for the variants ``idx`` only."""
-        return _Bracket(
-            self.lo, self.hi, self.gram[:, idx], self.dgram[:, idx], self.logdet, self.dlogdet
-        )
+        return _Bracket(self.lo, self.hi, self.shared, self.own[idx])
 
-    def at(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Interpolated (Γ, Γ', log|V|, log|V|') at one t per variant."""
+    def at(self, t: np.ndarray) -> tuple[_Parts, _Parts]:
+        """Interpolated inner products and derivatives at one t per variant."""
         half = 0.5 * (self.hi - self.lo)
         weights = _barycentric(np.clip((t - self.lo) / half - 1.0, -1.0, 1.0))
-        gram = np.einsum("mn,nmab->mab", weights, self.gram)
-        dgram = np.einsum("mn,nmab->mab", weights, self.dgram)
-        return gram, dgram, weights @ self.logdet, weights @ self.dlogdet
+        shared = weights @ self.shared
+        own = np.einsum("mn,mnf->mf", weights, self.own)
+        F, f = shared.shape[1] // 2, own.shape[1] // 2
+        return _Parts(shared[:, :F], own[:, :f]), _Parts(shared[:, F:], own[:, f:])
 
 
 def _bracket(null: ExactNull, cand: Candidates, QG2: np.ndarray, lo: float, hi: float) -> _Bracket:
-    half = 0.5 * (hi - lo)
-    t = lo + half * (_X + 1.0)
-    gram = grams(null, cand, QG2, t)
-    dgram = _assemble(null, cand, QG2, _weight_derivatives(null, t), raw=False)
-    dgram[:, ~cand.usable] = 0.0
-    logdet = _log_det(null, t)
-    # log|V|' = Σ e^t S/(1 + e^t S) exactly; Γ' from the weights' derivative, also exact.
-    dlogdet = (1.0 - 1.0 / (np.exp(t)[:, None] * null.S[None, :] + 1.0)).sum(axis=1)
-    return _Bracket(lo, hi, gram, dgram, logdet, dlogdet)
+    t = lo + 0.5 * (hi - lo) * (_X + 1.0)
+    values = _parts(null, cand, QG2, t)
+    # Derivatives of the interpolants: the Chebyshev differentiation matrix, no new GEMM.
+    D = _D * (2.0 / (hi - lo))
+    shared, own = values.shared[0], values.own
+    d_own = np.matmul(D, own)
+    d_own[~cand.usable] = 0.0
+    return _Bracket(
+        lo,
+        hi,
+        np.concatenate([shared, D @ shared], axis=1),
+        np.concatenate([own, d_own], axis=2),
+    )
 
 
 def _subset(cand: Candidates, QG2: np.ndarray, idx: np.ndarray) -> tuple[Candidates, np.ndarray]:
@@ -336,15 +402,15 @@ def _root(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Maximiser of ℓ on the bracket for each variant and whether it converged."""
 
-    def slope(t: np.ndarray) -> np.ndarray:
-        g, dg, ld, dld = bracket.at(t)
-        return _profile(g, ld, n, restricted, dg, dld).slope
+    def slope(b: _Bracket, t: np.ndarray) -> np.ndarray:
+        values, slopes = b.at(t)
+        return _profile(values, n, restricted, slopes).slope
 
-    s_mid = slope(t_best)
+    s_mid = slope(bracket, t_best)
     up = s_mid > 0  # ℓ still rising at the best grid point: the optimum lies above it
     a = t_best.copy()
     b = np.where(up, bracket.hi, bracket.lo)
-    fa, fb = s_mid, slope(b)
+    fa, fb = s_mid, slope(bracket, b)
     on_bound = ((t_best <= bounds[0]) & ~up) | ((t_best >= bounds[1]) & up) | (s_mid == 0)
     signed = (fa * fb < 0) & ~on_bound
     converged = on_bound.copy()
@@ -359,8 +425,7 @@ def _root(
     for _ in range(MAX_ITER):
         # Illinois step: regula falsi with the retained end's slope halved when it stays.
         x_new = np.where(done, x, b - fb * (b - a) / (fb - fa))
-        g, dg, ld, dld = sub.at(x_new)
-        fx = _profile(g, ld, n, restricted, dg, dld).slope
+        fx = slope(sub, x_new)
         same = fx * fb > 0
         a_new = np.where(same, a, b)
         fa_new = np.where(same, 0.5 * fa, fb)
@@ -390,46 +455,43 @@ def fit_delta(
     the fits share the grid and every bracket evaluation. ``bounds`` are on
     :math:`t = \log\gamma`.
     """
-    n, c, m = null.n, null.c, cand.QG.shape[1]
+    n, m = null.n, cand.QG.shape[1]
     QG2 = np.square(cand.QG)
-    t_grid, gram_grid = make_grid(null, cand, QG2, bounds)
-    logdet_grid = _log_det(null, t_grid)[:, None]
+    npoints = max(3, int(np.ceil((bounds[1] - bounds[0]) / GRID_STEP)) + 1)
+    t_grid = np.linspace(bounds[0], bounds[1], npoints)
+    grid = _parts(null, cand, QG2, t_grid)
     best = []
     for reml in restricted:
-        values = _profile(gram_grid, logdet_grid, n, reml).value
-        best.append(np.argmax(np.where(np.isfinite(values), values, -np.inf), axis=0))
-    del gram_grid
-    t = np.empty((len(restricted), m))
-    converged = np.zeros((len(restricted), m), dtype=bool)
-    gram = np.empty((len(restricted), m, c + 2, c + 2))
-    logdet = np.empty((len(restricted), m))
+        values = _profile(grid, n, reml).value
+        best.append(np.argmax(np.where(np.isfinite(values), values, -np.inf), axis=1))
+    del grid
+    k = len(restricted)
+    t = np.empty((k, m))
+    converged = np.zeros((k, m), dtype=bool)
+    prof = {name: np.empty((k, m)) for name in ("value", "beta", "schur", "rss")}
     last = t_grid.size - 1
     for b in np.unique(np.concatenate(best)):
         union = np.flatnonzero(np.any([choice == b for choice in best], axis=0))
-        sub, sub2 = _subset(cand, QG2, union)
-        bracket = _bracket(null, sub, sub2, t_grid[max(b - 1, 0)], t_grid[min(b + 1, last)])
+        lo, hi = t_grid[max(b - 1, 0)], t_grid[min(b + 1, last)]
+        if 2 * union.size >= m:  # cheaper to evaluate all than to copy the rotated columns
+            bracket = _bracket(null, cand, QG2, lo, hi).take(union)
+        else:
+            bracket = _bracket(null, *_subset(cand, QG2, union), lo, hi)
         for j, reml in enumerate(restricted):
             mine = np.flatnonzero(best[j][union] == b)
-            if mine.size == 0:
-                continue
-            part = bracket.take(mine)
-            t_b, ok = _root(part, n, reml, np.full(mine.size, t_grid[b]), bounds)
-            g, _, ld, _ = part.at(t_b)
-            idx = union[mine]
-            t[j, idx], converged[j, idx], gram[j, idx], logdet[j, idx] = t_b, ok, g, ld
+            if mine.size:
+                idx = union[mine]
+                part = bracket.take(mine)
+                t_b, ok = _root(part, n, reml, np.full(mine.size, t_grid[b]), bounds)
+                t[j, idx], converged[j, idx] = t_b, ok
+                # The statistics at the optimum, from the interpolants (exact to ~1e-13).
+                final = _profile(part.at(t_b)[0], n, reml)
+                for name in prof:
+                    prof[name][j, idx] = getattr(final, name)
     return [
-        _statistics(null, cand, t[j], converged[j], gram[j], logdet[j], reml)
+        _statistics(null, cand, t[j], converged[j], {key: v[j] for key, v in prof.items()}, reml)
         for j, reml in enumerate(restricted)
     ]
-
-
-def make_grid(
-    null: ExactNull, cand: Candidates, QG2: np.ndarray, bounds: tuple[float, float]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Grid points of spacing at most :data:`GRID_STEP` on ``bounds`` and their Γ."""
-    npoints = max(3, int(np.ceil((bounds[1] - bounds[0]) / GRID_STEP)) + 1)
-    t = np.linspace(bounds[0], bounds[1], npoints)
-    return t, grams(null, cand, QG2, t)
 
 
 def _statistics(
@@ -437,29 +499,24 @@ def _statistics(
     cand: Candidates,
     t: np.ndarray,
     converged: np.ndarray,
-    gram: np.ndarray,
-    logdet: np.ndarray,
+    prof: dict[str, np.ndarray],
     restricted: bool,
 ) -> ExactFit:
     n, c = null.n, null.c
-    prof = _profile(gram, logdet, n, restricted)
     dof = n - c - 1 if restricted else n
-    lml = prof.value - 0.5 * dof * (LOG2PI + 1.0 - np.log(dof))
+    lml = prof["value"] - 0.5 * dof * (LOG2PI + 1.0 - np.log(dof))
     if restricted:
         lml = lml + 0.5 * _log_det_raw(null, cand)
-    gamma = np.exp(t)
-    delta = expit(-t)
-    resid_var = prof.rss / dof  # on the scale of V_γ = γK + I = (1 + γ)V_δ
-    beta = prof.beta
-    se = np.sqrt(resid_var / prof.schur)
-    bad = ~cand.usable
-    nan = np.where(bad, np.nan, 1.0)
+    resid_var = prof["rss"] / dof  # on the scale of V_γ = γK + I = (1 + γ)V_δ
+    beta = prof["beta"]
+    se = np.sqrt(resid_var / prof["schur"])
+    nan = np.where(cand.usable, 1.0, np.nan)
     return ExactFit(
-        delta=delta * nan,
+        delta=expit(-t) * nan,
         lml=lml * nan,
         beta=beta * nan,
         se=se * nan,
-        scale=resid_var * (1.0 + gamma) * nan,
+        scale=resid_var * (1.0 + np.exp(t)) * nan,
         wald=(beta / se) ** 2 * nan,
         converged=converged & cand.usable,
     )
