@@ -151,3 +151,14 @@ def test_scan_refit__null_pvalues_are_uniform_with_related_samples():
         inflation = np.median(chi2) / CHI2_MEDIAN
         assert 0.95 <= inflation <= 1.05, name
         assert stats.kstest(tested[f"pvalue_{name}"], "uniform").pvalue > 0.01, name
+
+
+def test_scan_refit__dask_blocks_equal_numpy():
+    import dask.array as da
+
+    G, y, X, K = _data(6, m=12)
+    expected = scan(G, y, X, K=K, test="all", refit_delta=True, block_size=5)
+    got = scan(da.from_array(G, chunks=(G.shape[0], 4)), y, X, K=K, test="all", refit_delta=True)
+    assert list(got.columns) == list(expected.columns)
+    for column in ("beta", "se", "delta_reml", "delta_ml", "pvalue_lrt", "pvalue_f"):
+        np.testing.assert_allclose(got[column], expected[column], rtol=1e-9)

@@ -80,6 +80,16 @@ def scan(
         (between 16 and 4096 variants); for a Dask ``G``, its own column chunks.
     restricted : bool
         Fit the null δ by REML instead of ML. The tests themselves are always ML.
+    test : {"lrt", "wald", "f", "score", "all"}
+        The statistic in ``chi2`` and ``pvalue`` (see Notes): ``"lrt"`` (default) the
+        likelihood ratio, χ²₁; ``"wald"`` :math:`\hat\beta^2/\mathrm{se}^2`, χ²₁; ``"f"``
+        the same with the scale on :math:`n-c-1` degrees of freedom (FaST-LMM's test),
+        F(1, n−c−1); ``"score"`` GEMMA's score statistic at the null δ, F(1, n−c−1);
+        ``"all"`` every one of them in columns ``chi2_<test>``, ``pvalue_<test>``.
+    refit_delta : bool
+        Re-estimate δ for every variant (GEMMA's exact tests, see Notes): by REML for
+        ``"wald"`` and ``"f"``, by ML for ``"lrt"``. Needs the ML null
+        (``restricted=False``).
     verbose : bool
         Show a progress bar over the blocks of an in-memory ``G`` (needs tqdm).
 
@@ -99,6 +109,10 @@ def scan(
         - ``lml``: log-likelihood of the alternative; ``scale``: its :math:`\hat s`, on
           the scale of :class:`~kinmix.lmm.LMM` (covariance
           :math:`\hat s((1-\delta)K + \delta I)`);
+        - with ``refit_delta``: ``delta`` (the variant's δ), ``h2`` (:math:`1-\delta`, Hail's
+          ``h_sq``) and ``converged``; with ``test="all"`` these come twice, suffixed
+          ``_reml`` (the Wald/F fit, which gives ``beta``, ``se`` and ``scale``) and ``_ml``
+          (the LRT fit, which gives ``lml``); the score test's δ is the null δ;
         - ``reason``: why a variant has NaN statistics — ``"constant"``,
           ``"all missing"`` or ``"collinear with covariates"`` — and missing otherwise.
 
@@ -116,6 +130,19 @@ def scan(
     imputation and, when :math:`k<n`, the raw products :math:`G^\top G`,
     :math:`[X,Y]^\top G`, and :math:`O(P(k + c^2)m)` for the statistics. Memory is one
     block plus the results table, whatever m.
+
+    *Tests at the null δ.* With :math:`R_0, R_1` as above (:math:`R_0 - R_1 = u^2/S`, u
+    the variant's projected covariance with y, S its Schur complement): Wald
+    :math:`n(R_0-R_1)/R_1` (se on the ML scale :math:`R_1/n`), F
+    :math:`(n-c-1)(R_0-R_1)/R_1` (se on the scale :math:`R_1/(n-c-1)`), score
+    :math:`n(R_0-R_1)/R_0` (GEMMA's ``p_score``).
+
+    *Exact tests* (``refit_delta=True``, GEMMA's ``-lmm 4``): for each variant δ maximises
+    the REML likelihood of :math:`[X, g]` (Wald/F: GEMMA's ``p_wald`` is ``"f"``) or the ML
+    likelihood (LRT: :math:`2(\ell_1 - \ell_0)` against the ML null, χ²₁). The search
+    reuses the block's rotation — a grid plus a Chebyshev bracket evaluated by GEMMs of
+    :math:`O(c)` rows, then a vectorised root search on the derivative
+    (:mod:`kinmix.lmm._exact`) — and costs a small multiple of the fixed-δ scan.
 
     *Interaction scans* rotate :math:`[g, g\odot E]` together (one GEMM of
     :math:`2nk(q+1)m` flops) and fit two models per variant: :math:`[X, g]` and
