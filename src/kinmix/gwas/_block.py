@@ -13,6 +13,7 @@ import numpy as np
 from ..constants import CONSTANCY_RTOL
 from ..errors import InputError
 from ..kernel import association as _scan
+from . import _tests
 
 #: Codes of :attr:`BlockResult.reason` and the words of the results table.
 OK, CONSTANT, ALL_MISSING, COLLINEAR = 0, 1, 2, 3
@@ -34,6 +35,7 @@ class ScanState:
 
     null: _scan.ScanNull
     environments: np.ndarray | None
+    plan: _tests.TestPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,9 @@ class BlockResult:
     ``nobs``, ``af``, ``reason`` have shape (m,); ``beta``, ``se``, ``chi2``, ``pvalue``,
     ``lml`` and ``scale`` (P, m); ``beta_gxe`` and ``se_gxe`` (P, m, q) for interaction
     scans (None otherwise), where ``beta`` and ``se`` are those of the genotype's main
-    effect in the model with the interactions.
+    effect in the model with the interactions. ``extra`` holds further per-trait (P, m)
+    columns of the chosen test (:mod:`kinmix.scan._tests`), in table order; ``chi2`` and
+    ``pvalue`` are None when ``extra`` names every test's statistic instead.
     """
 
     nobs: np.ndarray
@@ -57,6 +61,7 @@ class BlockResult:
     scale: np.ndarray
     beta_gxe: np.ndarray | None = None
     se_gxe: np.ndarray | None = None
+    extra: dict[str, np.ndarray] | None = None
 
 
 def empty_result(ntraits: int, nenvironments: int | None) -> BlockResult:
@@ -158,7 +163,7 @@ def scan_genotypes(state: ScanState, block: np.ndarray) -> BlockResult:
         return _interaction(state, d)
     rotated = _scan.rotate_block(null, d.G[:, :, None])
     out = _scan.reduce_block(null, rotated, d.GG[:, None, None])
-    return _outcome(
+    result = _outcome(
         d,
         rotated.sums[:, 0],
         out.degenerate,
@@ -169,6 +174,9 @@ def scan_genotypes(state: ScanState, block: np.ndarray) -> BlockResult:
         lml=out.lml,
         scale=out.scale,
     )
+    if state.plan is None:
+        return result
+    return _tests.apply(state.plan, result, rotated, d.GG)
 
 
 def _interaction(state: ScanState, d: Dosages) -> BlockResult:

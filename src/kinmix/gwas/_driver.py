@@ -14,6 +14,7 @@ from ..distributed import run_tasks
 from ._block import REASONS, BlockResult, ScanState, empty_result, scan_genotypes
 from ._inputs import Inputs, validate
 from ._null import fit_nulls
+from ._tests import check_test
 
 
 def scan(
@@ -27,6 +28,8 @@ def scan(
     variants: Sequence | None = None,
     block_size: int | None = None,
     restricted: bool = False,
+    test: str = "lrt",
+    refit_delta: bool = False,
     verbose: bool = False,
 ) -> pd.DataFrame:
     r"""Genome-wide association scan of one or many traits with a linear mixed model.
@@ -79,6 +82,16 @@ def scan(
         (between 16 and 4096 variants); for a Dask ``G``, its own column chunks.
     restricted : bool
         Fit the null δ by REML instead of ML. The tests themselves are always ML.
+    test : {"lrt", "wald", "f", "score", "all"}
+        The statistic in ``chi2`` and ``pvalue`` (see Notes): ``"lrt"`` (default) the
+        likelihood ratio, χ²₁; ``"wald"`` :math:`\hat\beta^2/\mathrm{se}^2`, χ²₁; ``"f"``
+        the same with the scale on :math:`n-c-1` degrees of freedom (FaST-LMM's test),
+        F(1, n−c−1); ``"score"`` GEMMA's score statistic at the null δ, F(1, n−c−1);
+        ``"all"`` every one of them in columns ``chi2_<test>``, ``pvalue_<test>``.
+    refit_delta : bool
+        Re-estimate δ for every variant (GEMMA's exact tests, see Notes): by REML for
+        ``"wald"`` and ``"f"``, by ML for ``"lrt"``. Needs the ML null
+        (``restricted=False``).
     verbose : bool
         Show a progress bar over the blocks of an in-memory ``G`` (needs tqdm).
 
@@ -98,6 +111,10 @@ def scan(
         - ``lml``: log-likelihood of the alternative; ``scale``: its :math:`\hat s`, on
           the scale of :class:`~kinmix.lmm.LMM` (covariance
           :math:`\hat s((1-\delta)K + \delta I)`);
+        - with ``refit_delta``: ``delta`` (the variant's δ), ``h2`` (:math:`1-\delta`, Hail's
+          ``h_sq``) and ``converged``; with ``test="all"`` these come twice, suffixed
+          ``_reml`` (the Wald/F fit, which gives ``beta``, ``se`` and ``scale``) and ``_ml``
+          (the LRT fit, which gives ``lml``); the score test's δ is the null δ;
         - ``reason``: why a variant has NaN statistics — ``"constant"``,
           ``"all missing"`` or ``"collinear with covariates"`` — and missing otherwise.
 
@@ -116,6 +133,19 @@ def scan(
     :math:`[X,Y]^\top G`, and :math:`O(P(k + c^2)m)` for the statistics. Memory is one
     block plus the results table, whatever m.
 
+    *Tests at the null δ.* With :math:`R_0, R_1` as above (:math:`R_0 - R_1 = u^2/S`, u
+    the variant's projected covariance with y, S its Schur complement): Wald
+    :math:`n(R_0-R_1)/R_1` (se on the ML scale :math:`R_1/n`), F
+    :math:`(n-c-1)(R_0-R_1)/R_1` (se on the scale :math:`R_1/(n-c-1)`), score
+    :math:`n(R_0-R_1)/R_0` (GEMMA's ``p_score``).
+
+    *Exact tests* (``refit_delta=True``, GEMMA's ``-lmm 4``): for each variant δ maximises
+    the REML likelihood of :math:`[X, g]` (Wald/F: GEMMA's ``p_wald`` is ``"f"``) or the ML
+    likelihood (LRT: :math:`2(\ell_1 - \ell_0)` against the ML null, χ²₁). The search
+    reuses the block's rotation — a grid plus a Chebyshev bracket evaluated by GEMMs of
+    :math:`O(c)` rows, then a vectorised root search on the derivative
+    (:mod:`kinmix.lmm._exact`) — and costs a small multiple of the fixed-δ scan.
+
     *Interaction scans* rotate :math:`[g, g\odot E]` together (one GEMM of
     :math:`2nk(q+1)m` flops) and fit two models per variant: :math:`[X, g]` and
     :math:`[X, g, g\odot E]`. ``chi2`` is :math:`n\log(R_{g}/R_{g,g\odot E})` with q
@@ -123,6 +153,7 @@ def scan(
     the null, since a main effect would otherwise show as an interaction. ``beta`` and
     ``se`` are those of :math:`g` in the full model, ``lml`` and ``scale`` its fit.
     """
+    check_test(test, refit_delta, restricted, interaction is not None)
     inputs = validate(G, y, X, QS, K, interaction, variants, block_size)
     state = fit_nulls(
         inputs.Y,
@@ -131,6 +162,8 @@ def scan(
         inputs.S0,
         restricted=restricted,
         environments=inputs.environments,
+        test=test,
+        refit_delta=refit_delta,
     )
     if inputs.G.shape[1] == 0:
         E = inputs.environments
@@ -182,6 +215,9 @@ def _table(blocks: list[BlockResult], inputs: Inputs) -> pd.DataFrame:
         columns[f"beta_gxe_{name}"] = per_trait("beta_gxe", j)
         columns[f"se_gxe_{name}"] = per_trait("se_gxe", j)
     for field in ("chi2", "pvalue", "lml", "scale"):
-        columns[field] = per_trait(field)
+        if getattr(blocks[0], field) is not None:
+            columns[field] = per_trait(field)
+    for name in blocks[0].extra or {}:
+        columns[name] = np.concatenate([b.extra[name] for b in blocks], axis=1).T.ravel()
     columns["reason"] = pd.Series(np.repeat(words[reason], P), dtype=object)
     return pd.DataFrame(columns)

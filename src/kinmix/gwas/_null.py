@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernel import association as _scan
+from ..kernel import exact as _exact
 from ..linalg import RotatedDesign
 from ..lmm import LMM
 from ._block import ScanState
+from ._tests import TestPlan
 
 
 def fit_nulls(
@@ -18,6 +20,8 @@ def fit_nulls(
     *,
     restricted: bool,
     environments: np.ndarray | None,
+    test: str = "lrt",
+    refit_delta: bool = False,
 ) -> ScanState:
     r"""Fit :math:`y_p \sim N(X\beta_p, s_p((1-\delta_p)K + \delta_p I))` for each trait.
 
@@ -26,7 +30,9 @@ def fit_nulls(
     scan then holds each :math:`\delta_p` fixed, so its covariance diagonal is
     :math:`((1-\delta_p)S_0 + \delta_p,\ \delta_p)` and the kernel's scale is the scale
     :math:`s` of :class:`~kinmix.lmm.LMM`. The traits are rotated together, one GEMM
-    :math:`Q_0^\top [X, Y]`.
+    :math:`Q_0^\top [X, Y]`. Unless ``test`` is the default fixed-δ ``"lrt"``, the state
+    carries a :class:`~kinmix.scan._tests.TestPlan` (with ``refit_delta``, the per-trait
+    null quantities of :mod:`kinmix.lmm._exact`).
     """
     n, k = Q0.shape
     QX, QY = Q0.T @ X, Q0.T @ Y
@@ -38,4 +44,15 @@ def fit_nulls(
         lmm.fit(verbose=False)
         designs.append(design)
         diagonals.append(((1.0 - lmm.delta) * S0 + lmm.delta, lmm.delta))
-    return ScanState(_scan.build_null(designs, diagonals, X, Y, Q0), environments)
+    null = _scan.build_null(designs, diagonals, X, Y, Q0)
+    if test == "lrt" and not refit_delta:
+        return ScanState(null, environments)
+    exact = ()
+    if refit_delta:
+        exact = tuple(
+            _exact.exact_null(design, lml)
+            for design, lml in zip(designs, null.null_lml(), strict=True)
+        )
+    null_delta = np.array([d1 for _, d1 in diagonals])
+    plan = TestPlan(test, refit_delta, n, X.shape[1], exact, null_delta)
+    return ScanState(null, environments, plan)

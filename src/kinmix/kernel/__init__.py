@@ -1,6 +1,6 @@
 r"""The numerical kernel of every linear mixed model in kinmix: pure functions, no state.
 
-Internal layer (no front end re-derives what is here). Two modules, named by job:
+Internal layer (no front end re-derives what is here). Three modules, named by job:
 
 :mod:`kinmix.kernel.null_model`
     The null model :math:`y \sim N(X\beta, s((1-\delta)K + \delta I))` on the rotated
@@ -12,6 +12,11 @@ Internal layer (no front end re-derives what is here). Two modules, named by job
     (``build_null``), the rotation of a block of candidates (``rotate_block``), the
     per-candidate reductions to β, its SE, χ², p-value and log-likelihood
     (``reduce_block``, ``scan_block``, ``scan_rotated``).
+:mod:`kinmix.kernel.exact`
+    GEMMA's exact per-variant tests on the same rotated block: δ re-estimated for every
+    candidate at once by REML or ML (``fit_delta``: a grid in log γ, a Chebyshev bracket,
+    a safeguarded root-find on the derivative), and the fixed-δ Wald, F and score
+    statistics (``fixed_delta_statistics``).
 
 Front ends calling this API: :class:`kinmix.lmm.LMM`, :class:`kinmix.lmm.FastScanner`,
 :class:`kinmix.lmm.LinearMixedModel`, :meth:`kinmix.glmm.GLMMNormal.get_fast_scanner`,
