@@ -38,7 +38,7 @@ from ._base import Covariance, check_dimension
 from ._free import FreeFormCov
 from ._lrfree import LRFreeFormCov
 
-#: Singular values of G at most this fraction of the largest are treated as zero.
+#: Eigenvalues of GGᵀ at most this fraction of the largest are treated as zero.
 SINGULAR_RTOL = float(np.sqrt(np.finfo(float).eps))
 
 
@@ -81,10 +81,20 @@ class EconomicSVD:
 
     @classmethod
     def of(cls, G: np.ndarray) -> EconomicSVD:
-        r"""Decompose ``G`` (:math:`n\times m`) in :math:`O(nm\min(n, m))`."""
-        U, sigma, _ = np.linalg.svd(G, full_matrices=False)
-        keep = sigma > SINGULAR_RTOL * sigma[0] if sigma.size and sigma[0] > 0 else sigma > 0
-        return cls(Ux=np.ascontiguousarray(U[:, keep]), Sx=sigma[keep] ** 2)
+        r"""Decompose ``G`` (:math:`n\times m`) through the eigendecomposition of the
+        smaller Gram matrix, :math:`O(nm\min(n, m))`.
+
+        For :math:`m < n`, :math:`\mathrm G^\intercal\mathrm G = \mathrm V\mathrm S_x
+        \mathrm V^\intercal` and :math:`\mathrm U_x = \mathrm{GV}\mathrm S_x^{-1/2}`;
+        otherwise :math:`\mathrm{GG}^\intercal` is decomposed directly. Eigenvalues at most
+        :data:`SINGULAR_RTOL` times the largest are dropped.
+        """
+        n, m = G.shape
+        S, V = np.linalg.eigh(G.T @ G if m < n else G @ G.T)
+        keep = S > SINGULAR_RTOL * S[-1] if S.size and S[-1] > 0 else S > 0
+        S, V = S[keep][::-1], V[:, keep][:, ::-1]
+        Ux = (G @ V) / np.sqrt(S) if m < n else V
+        return cls(Ux=np.ascontiguousarray(Ux), Sx=S)
 
 
 def _unvec(v: np.ndarray, n: int) -> np.ndarray:
