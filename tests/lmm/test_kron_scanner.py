@@ -33,9 +33,7 @@ def test_kron_scanner__glimix_reference_at_glimix_parameters():
     args = (data["kron_Y"], data["kron_A"], data["kron_X"], data["kron_G"])
     scanner = KronFastScanner(*args, ref["kron_ml"]["C0"], ref["kron_ml"]["C1"])
     assert scanner.null_lml() == pytest.approx(ref["kron_scan_null_lml"], abs=1e-9)
-    np.testing.assert_allclose(
-        scanner.null_beta.reshape(3, 2).T, ref["kron_ml"]["B"], atol=1e-10
-    )
+    np.testing.assert_allclose(scanner.null_beta.reshape(3, 2).T, ref["kron_ml"]["B"], atol=1e-10)
     Gscan = data["kron_Gscan"]
     for j, expected in enumerate(ref["kron_scan_any_effect"]):
         _assert_matches(scanner.scan(np.eye(3), Gscan[:, [j]]), expected, atol=1e-6)
@@ -117,8 +115,9 @@ def test_kron_scanner__fast_scan_equals_one_at_a_time(block_size):
             np.testing.assert_allclose(batch.effsizes1_se[j], one["effsizes1_se"][0], atol=1e-9)
             assert batch.scale[j] == pytest.approx(one["scale"], rel=1e-10)
         expected_chi2 = 2 * (batch.lml - scanner.null_lml())
-        np.testing.assert_allclose(batch.chi2[~np.isnan(batch.lml)],
-                                   expected_chi2[~np.isnan(batch.lml)], atol=1e-12)
+        np.testing.assert_allclose(
+            batch.chi2[~np.isnan(batch.lml)], expected_chi2[~np.isnan(batch.lml)], atol=1e-12
+        )
         np.testing.assert_allclose(batch.pvalue, chi2.sf(batch.chi2, A1.shape[1]))
 
 
@@ -152,7 +151,15 @@ def test_joint_scan__table_matches_scanner_and_accepts_qs():
     traits = pd.DataFrame(Y, columns=["ldl", "hdl"])
     table = joint_scan(variants, traits, X, G, test="common")
     assert list(table.columns) == [
-        "chi2", "dof", "pvalue", "beta_ldl", "beta_hdl", "se_ldl", "se_hdl", "lml", "n"
+        "chi2",
+        "dof",
+        "pvalue",
+        "beta_ldl",
+        "beta_hdl",
+        "se_ldl",
+        "se_hdl",
+        "lml",
+        "n",
     ]
     assert list(table.index) == list(variants.columns) and table.index.name == "variant"
     model = Kron2Sum(Y, np.eye(2), X, G, rank=2)
@@ -163,8 +170,9 @@ def test_joint_scan__table_matches_scanner_and_accepts_qs():
     assert table["beta_ldl"].iloc[2] == table["beta_hdl"].iloc[2]
     assert table["beta_ldl"].iloc[2] == pytest.approx(one["effsizes1"][0, 0], abs=1e-5)
     assert (table["dof"] == 1).all()
-    with_qs = joint_scan(variants.to_numpy(), Y, X, economic_qs(G @ G.T), test="any",
-                         variants=list("abcdef"))
+    with_qs = joint_scan(
+        variants.to_numpy(), Y, X, economic_qs(G @ G.T), test="any", variants=list("abcdef")
+    )
     assert list(with_qs.index) == list("abcdef") and (with_qs["dof"] == 2).all()
     assert list(with_qs.columns[3:5]) == ["beta_trait0", "beta_trait1"]
     np.testing.assert_allclose(

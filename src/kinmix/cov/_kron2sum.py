@@ -64,11 +64,14 @@ class Whitening:
 
 
 def whiten(C0: np.ndarray, C1: np.ndarray) -> Whitening:
-    r"""Jointly diagonalise :math:`\mathrm C_0` (PSD) and :math:`\mathrm C_1` (PD), :math:`O(p^3)`."""
+    r"""Jointly diagonalise :math:`\mathrm C_0` (PSD) and :math:`\mathrm C_1` (PD) in
+    :math:`O(p^3)`."""
     S1, U1 = np.linalg.eigh(C1)
     U1S1 = U1 / np.sqrt(S1)
     Sh, Uh = np.linalg.eigh(U1S1.T @ C0 @ U1S1)
-    return Whitening(Lh=(U1S1 @ Uh).T, Sh=np.clip(Sh, 0.0, None), logdet_C1=float(np.log(S1).sum()))
+    return Whitening(
+        Lh=(U1S1 @ Uh).T, Sh=np.clip(Sh, 0.0, None), logdet_C1=float(np.log(S1).sum())
+    )
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ def _vec(V: np.ndarray) -> np.ndarray:
 
 
 class Kron2SumCov(Covariance):
-    r"""Covariance :math:`\mathrm K = \mathrm C_0\otimes\mathrm{GG}^\intercal + \mathrm C_1\otimes\mathrm I`.
+    r"""Covariance :math:`\mathrm K = \mathrm C_0\otimes\mathrm{GG}^\intercal +
+    \mathrm C_1\otimes\mathrm I`.
 
     Parameters
     ----------
@@ -232,7 +236,7 @@ class Kron2SumCov(Covariance):
 
     @property
     def D(self) -> np.ndarray:
-        r"""Diagonal of :math:`(\mathrm S_h\otimes\mathrm S_x + \mathrm I)^{-1}`, size :math:`np`."""
+        r"""Diagonal of :math:`(\mathrm S_h\otimes\mathrm S_x + \mathrm I)^{-1}` (size np)."""
         Sx = np.zeros(self.nsamples)
         Sx[: self.svd.Sx.size] = self.svd.Sx
         return 1.0 / (np.kron(self.whitening().Sh, Sx) + 1.0)
@@ -268,7 +272,7 @@ class Kron2SumCov(Covariance):
         return v
 
     def solve(self, v: Any) -> np.ndarray:
-        r""":math:`\mathrm K^{-1}\mathbf v` for ``v`` of shape (np,) or (np, m), in :math:`O(nkpm)`.
+        r""":math:`\mathrm K^{-1}\mathbf v` for ``v`` of shape (np,) or (np, m), :math:`O(nkpm)`.
 
         With :math:`\mathrm W = \mathrm V\mathrm L_h^\intercal`, the product is
         :math:`\mathrm{vec}\bigl((\mathrm W - \mathrm U_x(\mathrm\Omega\circ\mathrm U_x^\intercal
@@ -291,13 +295,12 @@ class Kron2SumCov(Covariance):
     def logdet(self) -> float:
         r""":math:`\log|\mathrm K| = \sum_{jk}\log(1 + S_{h,j}S_{x,k}) + n\log|\mathrm C_1|`."""
         wh = self.whitening()
-        return float(
-            np.log1p(np.outer(self.svd.Sx, wh.Sh)).sum() + self.nsamples * wh.logdet_C1
-        )
+        return float(np.log1p(np.outer(self.svd.Sx, wh.Sh)).sum() + self.nsamples * wh.logdet_C1)
 
     def _trait_traces(self, wh: Whitening) -> tuple[np.ndarray, np.ndarray]:
         r"""Per whitened trait j: :math:`\mathrm{tr}((s_j\mathrm{GG}^\intercal+\mathrm I)^{-1}
-        \mathrm{GG}^\intercal)` and :math:`\mathrm{tr}((s_j\mathrm{GG}^\intercal+\mathrm I)^{-1})`."""
+        \mathrm{GG}^\intercal)` and
+        :math:`\mathrm{tr}((s_j\mathrm{GG}^\intercal+\mathrm I)^{-1})`."""
         Sx = self.svd.Sx
         inv = 1.0 / (1.0 + np.outer(Sx, wh.Sh))
         return Sx @ inv, inv.sum(0) + (self.nsamples - Sx.size)
@@ -337,9 +340,9 @@ class Kron2SumCov(Covariance):
 
     @staticmethod
     def _times_dC(V: np.ndarray, dC: np.ndarray) -> np.ndarray:
-        r"""Stack :math:`\mathrm{vec}(\mathrm V\,\partial\mathrm C_i)` over the parameters (last axis)."""
+        r"""Stack :math:`\mathrm{vec}(\mathrm V\,\partial\mathrm C_i)` on a last axis."""
         prod = np.einsum("np...,pqi->nq...i", V, dC)
-        return prod.reshape((-1,) + prod.shape[2:], order="F")
+        return prod.reshape((-1, *prod.shape[2:]), order="F")
 
     def LdKL_dot(self, v: Any) -> dict[str, np.ndarray]:
         r""":math:`\mathrm L(\partial\mathrm K)\mathrm L^\intercal\mathbf v`, of shape

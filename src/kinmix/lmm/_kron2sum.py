@@ -39,6 +39,7 @@ from scipy.linalg import cho_factor, cho_solve
 
 from .._validate import as_matrix, check_full_column_rank
 from ..cov import Kron2SumCov
+from ..cov._free import EPSILON as FREE_FORM_EPSILON
 from ..cov._kron2sum import Whitening, whiten
 from ..errors import ConvergenceWarning, FitError, InputError
 from ..mean import KronMean
@@ -73,7 +74,13 @@ class KronData:
     def of(cls, Y: np.ndarray, A: np.ndarray, X: np.ndarray, Ux: np.ndarray, Sx: np.ndarray):
         """Rotate and reduce the data once, :math:`O(nk(p + c) + n(p + c)^2)`."""
         return cls(
-            A=A, Yr=Ux.T @ Y, Xr=Ux.T @ X, YY=Y.T @ Y, XY=X.T @ Y, XX=X.T @ X, Sx=Sx,
+            A=A,
+            Yr=Ux.T @ Y,
+            Xr=Ux.T @ X,
+            YY=Y.T @ Y,
+            XY=X.T @ Y,
+            XX=X.T @ X,
+            Sx=Sx,
             n=Y.shape[0],
         )
 
@@ -127,7 +134,8 @@ def evaluate(
         -2\ell = np\log 2\pi + \log|\mathrm K| + \mathbf r^\intercal\mathrm K^{-1}\mathbf r,
         \qquad
         -2\ell_R = (np - cq)\log 2\pi + \log|\mathrm K| + \log|\mathrm H|
-                   - \log|\mathrm M^\intercal\mathrm M| + \mathbf r^\intercal\mathrm K^{-1}\mathbf r,
+                   - \log|\mathrm M^\intercal\mathrm M|
+                   + \mathbf r^\intercal\mathrm K^{-1}\mathbf r,
 
     with :math:`\mathbf r = \mathbf y - \mathrm M\hat{\boldsymbol\beta}`. With
     :math:`\mathrm Z = \mathrm{unvec}(\mathrm K^{-1}\mathbf r)` the gradients are
@@ -381,7 +389,8 @@ class Kron2Sum:
 
     @property
     def B(self) -> np.ndarray:
-        r"""GLS effect sizes :math:`\hat{\mathrm B}` (:math:`c\times q`) at the current covariances."""
+        r"""GLS effect sizes :math:`\hat{\mathrm B}` (:math:`c\times q`) at the current
+        covariances."""
         return self._state().B
 
     @property
@@ -459,13 +468,38 @@ class Kron2Sum:
             ("current", self._cov.C0.value(), self._cov.C1.value()),
             ("moments", C0_mom, C1_mom),
         ]
-        starts += [
-            (f"split h={h}", h * Sigma / mean_sx, (1 - h) * Sigma) for h in (0.1, 0.5, 0.9)
-        ]
+        starts += [(f"split h={h}", h * Sigma / mean_sx, (1 - h) * Sigma) for h in (0.1, 0.5, 0.9)]
         return starts
 
-    def _set_covariances(self, C0: np.ndarray, C1: np.ndarray) -> None:
-        """Set the factors from (internal-scale) covariances, projected to admissibility."""
+    def set_covariances(self, C0: Any, C1: Any) -> None:
+        r"""Set :math:`\mathrm C_0` (on the user's scale of G) and :math:`\mathrm C_1`.
+
+        :math:`\mathrm C_0` must be symmetric positive semi-definite of rank at most
+        ``rank`` (its leading ``rank`` eigenpairs are kept); :math:`\mathrm C_1 -
+        \epsilon\mathrm I` must be positive definite, :math:`\epsilon` being
+        :class:`~kinmix.cov.FreeFormCov`'s diagonal offset.
+        """
+        p = self.ntraits
+        C0 = as_matrix(C0, "C0")
+        C1 = as_matrix(C1, "C1")
+        if C0.shape != (p, p) or C1.shape != (p, p):
+            raise InputError(f"C0 and C1 must be {p}×{p}; got {C0.shape} and {C1.shape}.")
+        S0, U0 = np.linalg.eigh(0.5 * (C0 + C0.T) * self._scale_G**2)
+        rank = self._cov.C0.L.shape[1]
+        if S0[0] < -1e-10 * max(abs(S0[-1]), 1.0) or np.any(S0[: p - rank] > 1e-10 * S0[-1]):
+            raise InputError(
+                f"C0 must be positive semi-definite of rank at most {rank}; its eigenvalues "
+                f"are {S0 / self._scale_G**2}."
+            )
+        try:
+            L1 = np.linalg.cholesky(0.5 * (C1 + C1.T) - FREE_FORM_EPSILON * np.eye(p))
+        except np.linalg.LinAlgError as exc:
+            raise InputError(f"C1 - {FREE_FORM_EPSILON:.3g}·I must be positive definite.") from exc
+        self._cov.C0.L = U0[:, p - rank :] * np.sqrt(np.clip(S0[p - rank :], 0.0, None))
+        self._cov.C1.L = L1
+
+    def _set_start(self, C0: np.ndarray, C1: np.ndarray) -> None:
+        """Set the factors from (internal-scale) start covariances, with eigenvalue floors."""
         C0 = 0.5 * (C0 + C0.T)
         C1 = 0.5 * (C1 + C1.T)
         S0, U0 = np.linalg.eigh(C0)
@@ -502,7 +536,7 @@ class Kron2Sum:
         results: list[StartResult] = []
         best: tuple[float, dict[str, np.ndarray]] | None = None
         for label, C0, C1 in self._starts():
-            self._set_covariances(C0, C1)
+            self._set_start(C0, C1)
             outcome = maximize(
                 lambda: (self.lml(), self.gradient()),
                 params,

@@ -1,11 +1,12 @@
-r"""Multi-trait association scan at fixed covariances: :class:`KronFastScanner`, :func:`joint_scan`.
+r"""Multi-trait association scan at fixed covariances (:class:`KronFastScanner`,
+:func:`joint_scan`).
 
 For a candidate design :math:`\mathrm M_1 = \mathrm A_1\otimes\mathrm X_1` the model
 
 .. math::
 
-    \mathrm{vec}(\mathrm Y) \sim N\bigl(\mathrm M\boldsymbol\beta_0 + \mathrm M_1\boldsymbol\beta_1,\;
-    s\,\mathrm K\bigr)
+    \mathrm{vec}(\mathrm Y) \sim N\bigl(\mathrm M\boldsymbol\beta_0
+        + \mathrm M_1\boldsymbol\beta_1,\; s\,\mathrm K\bigr)
 
 keeps :math:`\mathrm K = \mathrm C_0\otimes\mathrm{GG}^\intercal + \mathrm C_1\otimes\mathrm I`
 at the null fit and profiles :math:`\boldsymbol\beta_0, \boldsymbol\beta_1` and the scale s:
@@ -35,7 +36,7 @@ import pandas as pd
 from scipy.stats import chi2 as chi2_distribution
 
 from .._validate import as_matrix, check_full_column_rank
-from ..cov._kron2sum import EconomicSVD, whiten
+from ..cov._kron2sum import EconomicSVD
 from ..errors import InputError
 from ._kron2sum import LOG2PI, Kron2Sum, KronData, evaluate
 
@@ -211,9 +212,7 @@ class KronFastScanner:
         }
 
     # -- many variants, one at a time ----------------------------------------------------
-    def fast_scan(
-        self, A1: Any, G: Any, *, block_size: int | None = None
-    ) -> KronScanResult:
+    def fast_scan(self, A1: Any, G: Any, *, block_size: int | None = None) -> KronScanResult:
         r"""Test every column of ``G`` on its own, :math:`\mathrm X_1 = \mathbf g_i`.
 
         Variants are processed in blocks of ``block_size`` columns: one GEMM
@@ -235,7 +234,12 @@ class KronFastScanner:
         chi2 = np.clip(2.0 * (lml - self.null_lml()), 0.0, None)
         dof = int(A1.shape[1])
         return KronScanResult(
-            lml=lml, effsizes1=beta, effsizes1_se=se, scale=scale, chi2=chi2, dof=dof,
+            lml=lml,
+            effsizes1=beta,
+            effsizes1_se=se,
+            scale=scale,
+            chi2=chi2,
+            dof=dof,
             pvalue=chi2_distribution.sf(chi2, dof),
         )
 

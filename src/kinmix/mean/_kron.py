@@ -12,7 +12,8 @@ from ._base import Mean
 
 
 class KronMean(Mean):
-    r"""Kronecker mean function, :math:`\mathbf m = (\mathrm A\otimes\mathrm X)\,\mathrm{vec}(\mathrm B)
+    r"""Kronecker mean function,
+    :math:`\mathbf m = (\mathrm A\otimes\mathrm X)\,\mathrm{vec}(\mathrm B)
     = \mathrm{vec}(\mathrm{XBA}^\intercal)`.
 
     Parameters
