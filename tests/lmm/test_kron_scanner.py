@@ -121,6 +121,21 @@ def test_kron_scanner__fast_scan_equals_one_at_a_time(block_size):
         np.testing.assert_allclose(batch.pvalue, chi2.sf(batch.chi2, A1.shape[1]))
 
 
+def test_kron_scanner__one_rotation_per_block(monkeypatch):
+    rng, Y, X, G, C0, C1 = _small_problem(seed=2, n=30)
+    scanner = KronFastScanner(Y, np.eye(3), X, G, C0, C1)
+    shapes = []
+    rotate = scanner._rotated
+
+    def counting(block):
+        shapes.append(block.shape)
+        return rotate(block)
+
+    monkeypatch.setattr(scanner, "_rotated", counting)
+    scanner.fast_scan(np.eye(3), rng.normal(size=(30, 15)), block_size=7)
+    assert shapes == [(30, 7), (30, 7), (30, 1)]
+
+
 def _cohort(n, p, m_kinship, seed):
     rng = np.random.default_rng(seed)
     freq = rng.uniform(0.05, 0.5, size=m_kinship)

@@ -29,6 +29,7 @@ and every :math:`\mathbf u^\intercal\mathrm V_j^{-1}\mathbf v = \mathbf u^\inter
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from dataclasses import dataclass
@@ -219,6 +220,16 @@ def _matrix_gradients(data, wh, At, B, Yr, XYt, YYt, inv, factor, restricted):
         G0 += np.einsum("k,kjl,kjl->jl", Sx, pair, Q)
         G1 += At @ Hred @ At.T - Q.sum(0) + np.einsum("kjl,kjl->jl", pair, Q)
     return 0.5 * Lh.T @ G0 @ Lh, 0.5 * Lh.T @ G1 @ Lh
+
+
+def _single_threaded_blas():
+    """Limit BLAS to one thread when threadpoolctl is installed: the fit works on p×p and
+    k×p matrices, for which threads only add synchronisation (several-fold on a busy host)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 @dataclass(frozen=True)
@@ -532,28 +543,9 @@ class Kron2Sum:
         Kron2SumFit
             The optimum, the winning start and every start's outcome.
         """
+        with _single_threaded_blas():
+            results, best = self._run_starts(verbose, max_iterations)
         params = self.parameters()
-        results: list[StartResult] = []
-        best: tuple[float, dict[str, np.ndarray]] | None = None
-        for label, C0, C1 in self._starts():
-            self._set_start(C0, C1)
-            outcome = maximize(
-                lambda: (self.lml(), self.gradient()),
-                params,
-                factr=FACTR,
-                pgtol=PGTOL,
-                max_iterations=max_iterations,
-                verbose=verbose,
-            )
-            results.append(
-                StartResult(
-                    label, outcome.value, outcome.converged, outcome.n_iterations, outcome.message
-                )
-            )
-            log.info("Kron2Sum start %s: lml %.10g (%s)", label, outcome.value, outcome.message)
-            if best is None or outcome.value > best[0]:
-                best = (outcome.value, {key: p.free for key, p in params.items()})
-        assert best is not None  # _starts is never empty
         for key, free in best[1].items():
             params[key].free = free
         winner = next(r for r in results if r.lml == best[0])
@@ -573,6 +565,31 @@ class Kron2Sum:
             gradient_norm=gradient_norm,
             converged=winner.converged,
         )
+
+    def _run_starts(self, verbose: bool, max_iterations: int):
+        """L-BFGS-B from every start; the outcomes and the best (lml, free coordinates)."""
+        params = self.parameters()
+        results: list[StartResult] = []
+        best: tuple[float, dict[str, np.ndarray]] = (-np.inf, {})
+        for label, C0, C1 in self._starts():
+            self._set_start(C0, C1)
+            outcome = maximize(
+                lambda: (self.lml(), self.gradient()),
+                params,
+                factr=FACTR,
+                pgtol=PGTOL,
+                max_iterations=max_iterations,
+                verbose=verbose,
+            )
+            results.append(
+                StartResult(
+                    label, outcome.value, outcome.converged, outcome.n_iterations, outcome.message
+                )
+            )
+            log.info("Kron2Sum start %s: lml %.10g (%s)", label, outcome.value, outcome.message)
+            if outcome.value > best[0]:
+                best = (outcome.value, {key: p.free for key, p in params.items()})
+        return results, best
 
     def get_fast_scanner(self):
         """A :class:`~kinmix.lmm.KronFastScanner` at the current covariances (ML scan)."""
