@@ -27,7 +27,7 @@ from .gp import GP, ExpFamGP
 from .grm import grm
 from .gwas import scan
 from .linalg import economic_qs, economic_qs_linear
-from .lmm import LMM, FastScanner, LinearMixedModel
+from .lmm import LMM, FastScanner, Kron2Sum, LinearMixedModel
 from .workflow import estimate_h2
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "GLMMExpFam",
     "GLMMNormal",
     "InputError",
+    "Kron2Sum",
     "KinmixError",
     "KinmixWarning",
     "LinearMixedModel",

@@ -19,6 +19,9 @@ r"""Numerical constants of kinmix, each defined once.
 ``CHI2_MEDIAN``
     The median of the :math:`\chi^2_1` distribution, the denominator of the genomic-control
     :math:`\lambda_{GC}`.
+``FREE_FORM_JITTER``
+    The multiple of the identity added to a free-form covariance :math:`LL^\top`
+    (:math:`1000\sqrt\epsilon`) so that it stays positive definite.
 ``QUADRATURE_NODES``
     Default number of quadrature nodes of the tilted moments of EP.
 """
@@ -32,6 +35,7 @@ SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 DELTA_BOUNDS = (SQRT_EPS, 1.0 - SQRT_EPS)
 COLLINEARITY_RTOL = 1e-10
 CONSTANCY_RTOL = 1e-10
+FREE_FORM_JITTER = 1000 * SQRT_EPS
 #: ``scipy.stats.chi2(1).ppf(0.5)``.
 CHI2_MEDIAN = 0.454936423119572
 QUADRATURE_NODES = 1024

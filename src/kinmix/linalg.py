@@ -250,3 +250,65 @@ def logdet(d0: np.ndarray, d1: float, n: int) -> float:
     if n > k:
         value += (n - k) * float(np.log(d1))
     return value
+
+
+#: Eigenvalues of GGᵀ at most this fraction of the largest are treated as zero.
+SINGULAR_RTOL = SQRT_EPS
+
+
+@dataclass(frozen=True)
+class Whitening:
+    r"""Joint diagonalisation of :math:`(\mathrm C_0, \mathrm C_1)`.
+
+    Attributes
+    ----------
+    Lh
+        :math:`\mathrm L_h` (:math:`p\times p`): :math:`\mathrm L_h\mathrm C_1\mathrm
+        L_h^\intercal = \mathrm I`, :math:`\mathrm L_h\mathrm C_0\mathrm L_h^\intercal =
+        \mathrm{diag}(S_h)`.
+    Sh
+        Eigenvalues :math:`S_h \ge 0` of the whitened :math:`\mathrm C_0` (ascending).
+    logdet_C1
+        :math:`\log|\mathrm C_1|`.
+    """
+
+    Lh: np.ndarray
+    Sh: np.ndarray
+    logdet_C1: float
+
+
+def whiten(C0: np.ndarray, C1: np.ndarray) -> Whitening:
+    r"""Jointly diagonalise :math:`\mathrm C_0` (PSD) and :math:`\mathrm C_1` (PD) in
+    :math:`O(p^3)`."""
+    S1, U1 = np.linalg.eigh(C1)
+    U1S1 = U1 / np.sqrt(S1)
+    Sh, Uh = np.linalg.eigh(U1S1.T @ C0 @ U1S1)
+    return Whitening(
+        Lh=(U1S1 @ Uh).T, Sh=np.clip(Sh, 0.0, None), logdet_C1=float(np.log(S1).sum())
+    )
+
+
+@dataclass(frozen=True)
+class EconomicSVD:
+    r"""Economic SVD of :math:`\mathrm G`: :math:`\mathrm{GG}^\intercal = \mathrm U_x
+    \mathrm{diag}(S_x)\mathrm U_x^\intercal` with :math:`k` positive :math:`S_x` (descending)."""
+
+    Ux: np.ndarray
+    Sx: np.ndarray
+
+    @classmethod
+    def of(cls, G: np.ndarray) -> EconomicSVD:
+        r"""Decompose ``G`` (:math:`n\times m`) through the eigendecomposition of the
+        smaller Gram matrix, :math:`O(nm\min(n, m))`.
+
+        For :math:`m < n`, :math:`\mathrm G^\intercal\mathrm G = \mathrm V\mathrm S_x
+        \mathrm V^\intercal` and :math:`\mathrm U_x = \mathrm{GV}\mathrm S_x^{-1/2}`;
+        otherwise :math:`\mathrm{GG}^\intercal` is decomposed directly. Eigenvalues at most
+        :data:`SINGULAR_RTOL` times the largest are dropped.
+        """
+        n, m = G.shape
+        S, V = np.linalg.eigh(G.T @ G if m < n else G @ G.T)
+        keep = S > SINGULAR_RTOL * S[-1] if S.size and S[-1] > 0 else S > 0
+        S, V = S[keep][::-1], V[:, keep][:, ::-1]
+        Ux = (G @ V) / np.sqrt(S) if m < n else V
+        return cls(Ux=np.ascontiguousarray(Ux), Sx=S)

@@ -9,6 +9,7 @@ from ._base import Covariance
 from ._eye import EyeCov
 from ._free import FreeFormCov
 from ._given import GivenCov
+from ._kron2sum import Kron2SumCov
 from ._linear import LinearCov
 from ._lrfree import LRFreeFormCov
 from ._sum import SumCov
@@ -18,6 +19,7 @@ __all__ = [
     "EyeCov",
     "FreeFormCov",
     "GivenCov",
+    "Kron2SumCov",
     "LRFreeFormCov",
     "LinearCov",
     "SumCov",

@@ -5,12 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_dimension
+from ..constants import FREE_FORM_JITTER
 from ..params import LOWER_CHOLESKY, Parameter
 from ._factor import FactorCov, factor_gradient
-
-EPSILON = 1000 * np.sqrt(np.finfo(float).eps)
-r"""The :math:`\epsilon` added to the diagonal, :math:`10^3\sqrt{\epsilon_{\text{machine}}}
-\approx 1.49\times 10^{-5}`; it keeps :math:`\mathrm K` well conditioned."""
 
 
 class FreeFormCov(FactorCov):
@@ -44,7 +41,7 @@ class FreeFormCov(FactorCov):
     def __init__(self, dim: int) -> None:
         d = check_dimension(dim, "dim")
         nlower = d * (d - 1) // 2
-        bounds = [(-np.inf, np.inf)] * nlower + [(float(np.log(EPSILON)), 11.0)] * d
+        bounds = [(-np.inf, np.inf)] * nlower + [(float(np.log(FREE_FORM_JITTER)), 11.0)] * d
         self._L = Parameter("L", np.tril(np.ones((d, d))), transform=LOWER_CHOLESKY, bounds=bounds)
         lower_rows, lower_cols = np.tril_indices(d, k=-1)
         diagonal = np.arange(d)
@@ -56,7 +53,7 @@ class FreeFormCov(FactorCov):
     def value(self) -> np.ndarray:
         r""":math:`\mathrm L\mathrm L^\intercal + \epsilon\mathrm I`."""
         L = self.L
-        return L @ L.T + EPSILON * np.eye(L.shape[0])
+        return L @ L.T + FREE_FORM_JITTER * np.eye(L.shape[0])
 
     def gradient(self) -> dict[str, np.ndarray]:
         r"""``{"Lu": ∂K/∂Lu}``, of shape :math:`d\times d\times d(d+1)/2`."""
@@ -75,7 +72,7 @@ class FreeFormCov(FactorCov):
             The matching eigenvectors (left singular vectors of :math:`\mathrm L`).
         """
         U, sigma, _ = np.linalg.svd(self.L)
-        return sigma[::-1] ** 2 + EPSILON, U[:, ::-1]
+        return sigma[::-1] ** 2 + FREE_FORM_JITTER, U[:, ::-1]
 
     def _arguments(self) -> str:
         return f"dim={self.shape[0]}"

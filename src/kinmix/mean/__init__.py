@@ -6,8 +6,9 @@ common base.
 """
 
 from ._base import Mean
+from ._kron import KronMean
 from ._linear import LinearMean
 from ._offset import OffsetMean
 from ._sum import SumMean
 
-__all__ = ["LinearMean", "Mean", "OffsetMean", "SumMean"]
+__all__ = ["KronMean", "LinearMean", "Mean", "OffsetMean", "SumMean"]
