@@ -81,6 +81,7 @@ def test_every_subcommand_has_help_with_an_example(command, capsys):
     assert f"kinmix {command}" in capsys.readouterr().out.split("example:")[1]
 
 
+@pytest.mark.filterwarnings("ignore::kinmix.BoundaryWarning")  # trait b: h2 -> 1 on 61 samples
 def test_scan__two_traits_f_test_without_loco(cohort, tmp_path, capsys):
     out = tmp_path / "scan"
     args = [

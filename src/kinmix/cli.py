@@ -302,9 +302,20 @@ def _publish(out: Path, writers: dict[str, Callable[[Path], None]]) -> None:
 
 
 def _fingerprint(path: Path) -> dict:
-    from .checkpoint import fingerprint_file
-
+    """Size and checksum of an input file (``kinmix.checkpoint.fingerprint_file`` when
+    present — sampled for files over 256 MiB — otherwise the SHA-256 of the whole file)."""
     entry = {"path": str(path)}
+    try:
+        from .checkpoint import fingerprint_file
+    except ImportError:
+        import hashlib
+
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(2**20), b""):
+                digest.update(chunk)
+        entry.update({"size": path.stat().st_size, "sha256": digest.hexdigest()})
+        return entry
     entry.update(fingerprint_file(path, full=path.stat().st_size <= 2**28))
     return entry
 
