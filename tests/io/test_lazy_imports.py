@@ -14,7 +14,7 @@ def test_io__import_loads_no_optional_dependency():
     code = (
         "import sys, kinmix, kinmix.io, kinmix.scan, kinmix.io.blockmatrix, "
         "kinmix.io.genotypes, kinmix.io.plink, kinmix.io.tables, kinmix.io.kinship, "
-        "kinmix.io.bgen, kinmix.simulate, kinmix.checkpoint, kinmix.plot; "
+        "kinmix.io.bgen, kinmix.io.pgen, kinmix.simulate, kinmix.checkpoint, kinmix.plot; "
         "print(sorted(m for m in ('dask', 'zarr', 'distributed', 'bed_reader', 'cbgen', "
         "'pgenlib', 'matplotlib') if m in sys.modules))"
     )
