@@ -396,7 +396,8 @@ def scan_files(
         index = np.arange(chrom.shape[0]) if c is None else np.flatnonzero(chrom == c)
         current[0] = "scan"
         one_block = index.shape[0] <= chunk
-        cached = [timed.read(index, samples=rows)] if one_block else None
+        with clock.step("scan"):
+            cached = [timed.read(index, samples=rows)] if one_block else None
 
         def blocks(index: np.ndarray = index, cached: list | None = cached) -> Iterator:
             if cached is not None:
@@ -405,19 +406,15 @@ def scan_files(
             for start in range(0, index.shape[0], chunk):
                 yield timed.read(index[start : start + chunk], samples=rows)
 
+        current[0] = "kinship"
+        with clock.step("kinship"):
+            kinship_c = _chromosome_kinship(
+                kin, full_K, c, blocks if same_file else None, source, source_rows, chunk
+            )
         current[0] = "eigh"
         with clock.step("eigh"):
-            decompositions = _decompositions(
-                kin,
-                full_K,
-                c,
-                groups,
-                n,
-                blocks if same_file else None,
-                source,
-                source_rows,
-                chunk,
-            )
+            decompositions = _decompositions(kinship_c, groups, n)
+        del kinship_c  # destroyed by the eigendecomposition; not kept through the scan
         for group, QS in zip(groups, decompositions, strict=True):
             current[0] = "null fits"
             with clock.step("null fits"):
@@ -529,36 +526,43 @@ def _kinship_source(
     return other, positions, False
 
 
-def _decompositions(
+def _chromosome_kinship(
     kin: StreamedKinship | None,
     full_K: np.ndarray | None,
     chrom: str | None,
-    groups: list[_Group],
-    n: int,
     blocks: Callable[[], Iterator[np.ndarray]] | None,
     source: Any,
     source_rows: np.ndarray,
     chunk: int,
-) -> list[Any]:
-    """The eigendecomposition of the kinship (without ``chrom``) on each group's samples."""
-    everyone = all(g.rows.shape[0] == n for g in groups)
+) -> tuple[str, Any]:
+    """The kinship without ``chrom`` (all of it for None) as ``(form, payload)``.
+
+    Forms: ``"dense"`` (a full matrix, kept), ``"upper"`` (the upper triangle of a new
+    matrix, which the eigendecomposition destroys) or ``"factor"`` (Z/√m, low rank).
+    """
     if full_K is not None:
-        return [economic_qs(full_K[np.ix_(g.rows, g.rows)]) for g in groups]
+        return "dense", full_K
     leave_out = chrom is not None and kin.counts.get(chrom, 0) > 0
     if kin.low_rank:
         on = kin.factor_chrom != chrom if leave_out else np.ones(kin.factor.shape[1], bool)
-        m = int(on.sum())
-        return [economic_qs_linear(kin.factor[np.ix_(g.rows, on)] / np.sqrt(m)) for g in groups]
-    if leave_out and blocks is None:
+        return "factor", kin.factor[:, on] / np.sqrt(int(on.sum()))
+    if not leave_out:
+        return "upper", np.asfortranarray(kin.gram / kin.n_variants)
+    if blocks is None:
         blocks = _source_blocks(kin, chrom, source, source_rows, chunk)
-    if leave_out:
-        upper = kin.loco_upper(chrom, blocks)
-    else:
-        upper = np.asfortranarray(kin.gram / kin.n_variants)
-    if everyone:
-        return [eigh_upper_in_place(upper)]
-    full = np.triu(upper) + np.triu(upper, 1).T
-    del upper
+    return "upper", kin.loco_upper(chrom, blocks)
+
+
+def _decompositions(kinship: tuple[str, Any], groups: list[_Group], n: int) -> list[Any]:
+    """The eigendecomposition of ``kinship`` on each group's samples."""
+    form, payload = kinship
+    if form == "dense":
+        return [economic_qs(payload[np.ix_(g.rows, g.rows)]) for g in groups]
+    if form == "factor":
+        return [economic_qs_linear(payload[g.rows]) for g in groups]
+    if all(g.rows.shape[0] == n for g in groups):
+        return [eigh_upper_in_place(payload)]
+    full = np.triu(payload) + np.triu(payload, 1).T
     return [eigh_upper_in_place(np.asfortranarray(full[np.ix_(g.rows, g.rows)])) for g in groups]
 
 

@@ -126,3 +126,10 @@ def test_loco_needs_kinship_variants_off_the_chromosome(small_cohort):
     kin = StreamedKinship.from_genotypes(FirstChromosome(), low_rank=False)
     with pytest.raises(InputError, match="LOCO needs kinship variants outside chromosome 1"):
         kin.loco_qs("1")
+
+
+def test_kinship_columns_rejects_non_matrices():
+    with pytest.raises(InputError, match="G must be two-dimensional"):
+        kinship_columns(np.ones(4))
+    with pytest.raises(InputError, match="G contains infinite values"):
+        kinship_columns(np.array([[0.0, np.inf], [1.0, 2.0]]))

@@ -236,3 +236,73 @@ def test_kinship_from_another_file_still_leaves_each_chromosome_out(small_cohort
     )
     same = scan_files(genotypes, pheno, None, options=ScanOptions(chunk_size=9))
     np.testing.assert_allclose(result.table["chi2"], same.table["chi2"], rtol=1e-8)
+
+
+def test_fewer_kinship_variants_than_samples_take_the_low_rank_path(tmp_path):
+    from tests.workflow.conftest import write_small_cohort
+
+    cohort = write_small_cohort(tmp_path, n=70, per_chrom=15, seed=4)
+    genotypes = open_genotypes(bfile=cohort.prefix)
+    pheno = cohort.phenotypes[["a"]]
+    result = scan_files(genotypes, pheno, None)
+    assert result.kinship["low_rank"] is True and result.kinship["n_variants"] == 45
+    G, chrom = cohort.dosages, cohort.chrom
+    for c in ["1", "2", "3"]:
+        by_hand = kinmix.scan(
+            G[:, chrom == c], pheno["a"], None, K=grm(G[:, chrom != c]), restricted=True
+        )
+        mine = result.table[result.table["chrom"] == c].reset_index(drop=True)
+        np.testing.assert_allclose(mine["chi2"], by_hand["chi2"], rtol=1e-6, atol=1e-10)
+
+
+@pytest.mark.parametrize("trait_type", ["count", "binomial"])
+def test_count_and_binomial_traits_use_their_glmm_null(small_cohort, genotypes, trait_type):
+    from kinmix.glmm import GLMMExpFam, GLMMNormal
+
+    rng = np.random.default_rng(5)
+    a = small_cohort.phenotypes["a"].to_numpy()
+    trials = rng.integers(1, 6, size=70).astype(float)
+    rate = np.exp(0.3 * (a - a.mean()))
+    if trait_type == "count":
+        y = rng.poisson(rate).astype(float)
+        pheno = pd.DataFrame({"y": y}, index=small_cohort.phenotypes.index)
+        lik = ("poisson",)
+        options = ScanOptions(loco=False, trait_type="count")
+    else:
+        y = rng.binomial(trials.astype(int), rate / (1 + rate)).astype(float)
+        pheno = pd.DataFrame({"y": y, "n": trials}, index=small_cohort.phenotypes.index)
+        lik = ("binomial", trials)
+        options = ScanOptions(loco=False, trait_type="binomial", trials="n")
+    table = scan_files(genotypes, pheno, None, options=options).table
+    assert "trait" not in table.columns and len(table) == 120
+    G = small_cohort.dosages
+    QS = kinmix.economic_qs(grm(G))
+    X = np.ones((70, 1))
+    glmm = GLMMExpFam(y, lik, X, QS)
+    glmm.fit(verbose=False)
+    normal = GLMMNormal(glmm.site.eta, glmm.site.tau, X, QS)
+    normal.fit(verbose=False)
+    scanner = normal.get_fast_scanner()
+    Gi = np.where(np.isnan(G), np.nanmean(G, axis=0), G)[:, :8]
+    chi2 = 2 * (scanner.fast_scan(Gi, verbose=False)["lml"] - scanner.null_lml())
+    np.testing.assert_allclose(table["chi2"].to_numpy()[:8], chi2, rtol=1e-5)
+
+
+def test_loco_scan_needs_two_chromosomes():
+    from types import SimpleNamespace
+
+    from kinmix.workflow import loco_scan
+
+    genotypes = SimpleNamespace(variants=pd.DataFrame({"chrom": ["1", "1"]}))
+    with pytest.raises(InputError, match="LOCO needs variants on at least two chromosomes"):
+        loco_scan(genotypes, np.zeros(3), np.ones((3, 1)))
+
+
+def test_loco_scan_keeps_the_array_interface(small_cohort, genotypes):
+    from kinmix.workflow import loco_scan
+
+    y = small_cohort.phenotypes["a"].to_numpy()
+    X = _design(small_cohort.covariates)
+    table = loco_scan(genotypes, y, X)
+    same = scan_files(genotypes, small_cohort.phenotypes[["a"]], small_cohort.covariates)
+    np.testing.assert_allclose(table["chi2"], same.table["chi2"], rtol=1e-10)
