@@ -139,6 +139,10 @@ def test_align_samples__intersection_in_genotype_order_with_report():
     np.testing.assert_array_equal(aligned.values("phenotype")["y"], [4.0, np.nan])  # NaN kept
     np.testing.assert_array_equal(aligned.values("covariate")["age"], [31.0, 33.0])
     assert aligned.values("kinship").shape == (2, 0)
+    np.testing.assert_array_equal(aligned.positions("kinship"), [1, 3])
+    np.testing.assert_array_equal(aligned.positions("phenotype"), [3, 1])
+    with pytest.raises(InputError, match=r"no input named 'grm'"):
+        aligned.positions("grm")
     assert aligned.report == {
         "genotypes": 5,
         "kept": 2,

@@ -385,6 +385,15 @@ class SampleAlignment:
             return pd.DataFrame(index=self.ids)
         return data.loc[self.ids]
 
+    def positions(self, name: str) -> np.ndarray:
+        """Positions of :attr:`ids` in input ``name``'s own order (e.g. to subset a kinship:
+        ``K[np.ix_(p, p)]``)."""
+        if name not in self._inputs:
+            raise InputError(f"no input named {name!r}; the inputs are {sorted(self._inputs)}.")
+        data = self._inputs[name]
+        ids = data if isinstance(data, pd.Index) else data.index
+        return ids.get_indexer(self.ids)
+
 
 def _index_of(name: str, data: pd.DataFrame | pd.Index) -> pd.Index:
     """String IDs of an input, or an error naming its repeated IDs."""
