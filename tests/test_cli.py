@@ -296,3 +296,29 @@ def test_internal_errors_exit_1_without_results(cohort, tmp_path, capsys, monkey
     assert "kinmix: internal error: RuntimeError: boom" in err and "Traceback" not in err
     _nothing_finished(out)
     assert "Traceback" in (out / "kinmix.log").read_text()
+
+
+def test_h2_with_a_kinship_file_or_another_genotype_file(cohort, tmp_path):
+    target = tmp_path / "kin.npz"
+    assert main(["grm", "--bfile", str(cohort.prefix), "--out", str(target), "--quiet"]) == 0
+    reports = []
+    for extra in (["--grm", str(target)], ["--grm-bfile", str(cohort.prefix)], []):
+        out = tmp_path / f"h2-{len(reports)}"
+        args = [
+            "h2",
+            "--bfile",
+            str(cohort.prefix),
+            "--pheno",
+            str(cohort.pheno_path),
+            "--pheno-name",
+            "a",
+            "--out",
+            str(out),
+            "--quiet",
+            *extra,
+        ]
+        assert main(args) == 0
+        reports.append(json.loads((out / "h2.json").read_text())["heritability"][0])
+    for report in reports[:2]:
+        np.testing.assert_allclose(report["h2"], reports[2]["h2"], rtol=1e-8)
+        np.testing.assert_allclose(report["pve_se"], reports[2]["pve_se"], rtol=1e-6)

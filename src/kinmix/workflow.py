@@ -415,6 +415,12 @@ def scan_files(
         with clock.step("eigh"):
             decompositions = _decompositions(kinship_c, groups, n)
         del kinship_c  # destroyed by the eigendecomposition; not kept through the scan
+        log.debug(
+            "chromosome %s: %d variants, kinship rank %s",
+            "all" if c is None else c,
+            index.shape[0],
+            [QS[1].shape[0] for QS in decompositions],
+        )
         for group, QS in zip(groups, decompositions, strict=True):
             current[0] = "null fits"
             with clock.step("null fits"):
