@@ -1,48 +1,324 @@
-"""The ``kinmix demo`` job on the bundled cohort."""
+"""The ``kinmix`` command: outputs of scan/h2/grm/simulate/demo, exit codes, error messages."""
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
 
-from kinmix.cli import main
+from kinmix.cli import SCAN_OUTPUTS, main
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def test_demo__writes_a_complete_calibrated_table_and_finds_the_causal_signal(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--top", "3"]) == 0
-    printed = capsys.readouterr().out
-    assert "heritability (REML): h2 = 0.589" in printed
-    results = pd.read_csv(tmp_path / "results.tsv", sep="\t")
-    assert len(results) == 5000 and not list(tmp_path.glob(".*.tmp"))
+def _png_shape(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _nothing_finished(out: Path) -> None:
+    present = [name for name in SCAN_OUTPUTS if (out / name).exists()]
+    assert not present, present
+    assert not list(out.glob(".kinmix-staging-*"))
+
+
+def _fails_cleanly(args, out, capsys, *needles) -> str:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("kinmix: error:")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    if out is not None and Path(out).is_dir():
+        _nothing_finished(Path(out))
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    from tests.workflow.conftest import write_small_cohort
+
+    return write_small_cohort(tmp_path_factory.mktemp("cli"))
+
+
+def test_demo__writes_table_summary_plots_and_log(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--top", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "h2 (REML) phenotype_1" in err and "results written to" in err
+    results = pd.read_parquet(out / "results.parquet")
+    assert len(results) == 5000
     assert list(results.columns[:5]) == ["chrom", "pos", "variant", "a1", "a2"]
-    lambda_gc = np.median(results["chi2"]) / 0.454936423119572
-    assert 0.95 < lambda_gc < 1.1
+    same = pd.read_csv(out / "results.tsv.gz", sep="\t")
+    np.testing.assert_allclose(same["pvalue"], results["pvalue"], rtol=1e-5)
+    summary = json.loads((out / "summary.json").read_text())
+    assert 0.95 < summary["lambda_gc"]["phenotype_1"] < 1.1
+    assert summary["samples"]["kept"] == 500
+    assert {i["path"].rsplit(".", 1)[-1] for i in summary["inputs"]} >= {"bed", "bim", "fam"}
+    assert all("size" in entry for entry in summary["inputs"])
+    assert set(summary["timings"]) >= {"read", "kinship", "eigh", "scan", "write"}
+    assert 0.3 < summary["heritability"]["phenotype_1"]["h2"] < 0.8
     top = results.nsmallest(3, "pvalue")
-    assert (top["pvalue"] < 1e-10).all() and set(top["chrom"]) <= {3, 5}
+    assert (top["pvalue"] < 1e-10).all() and set(top["chrom"]) <= {"3", "5"}
+    for name in ("manhattan.png", "qq.png"):
+        width, height = _png_shape(out / name)
+        assert 400 <= width <= 4000 and 300 <= height <= 3000
+    assert "kinship" in (out / "kinmix.log").read_text()
+    assert not list(out.glob(".kinmix-*"))
 
 
-def test_demo__input_errors_become_a_message_and_exit_code_2(tmp_path, capsys, monkeypatch):
-    from kinmix import InputError
-
-    def broken(*args, **kwargs):
-        raise InputError("PLINK file all.bed does not exist.")
-
-    monkeypatch.setattr("kinmix.io.plink.read_plink", broken)
-    assert main(["demo", "--out", str(tmp_path)]) == 2
-    assert "kinmix: error: PLINK file all.bed does not exist." in capsys.readouterr().err
-    assert not (tmp_path / "results.tsv").exists()
+@pytest.mark.parametrize("command", ["scan", "h2", "grm", "simulate", "demo"])
+def test_every_subcommand_has_help_with_an_example(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    assert f"kinmix {command}" in capsys.readouterr().out.split("example:")[1]
 
 
-def test_loco_scan__needs_two_chromosomes():
-    from types import SimpleNamespace
+@pytest.mark.filterwarnings("ignore::kinmix.BoundaryWarning")  # trait b: h2 -> 1 on 61 samples
+def test_scan__two_traits_f_test_without_loco(cohort, tmp_path, capsys):
+    out = tmp_path / "scan"
+    args = [
+        "scan",
+        "--bfile",
+        str(cohort.prefix),
+        "--pheno",
+        str(cohort.pheno_path),
+        "--pheno-name",
+        "a,b",
+        "--covar",
+        str(cohort.covar_path),
+        "--covar-name",
+        "age",
+        "--no-loco",
+        "--test",
+        "f",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    assert main(args) == 0
+    table = pd.read_parquet(out / "results.parquet")
+    assert table["trait"].tolist()[:2] == ["a", "b"] and len(table) == 240
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["lambda_gc"]) == {"a", "b"}
+    assert summary["samples"]["traits"] == {"a": 70, "b": 61}
+    assert summary["options"]["test"] == "f" and summary["options"]["loco"] is False
 
-    import pytest
 
-    from kinmix import InputError
-    from kinmix.workflow import loco_scan
+def test_h2__reports_gemmas_pve_and_its_se(cohort, tmp_path):
+    from scipy import linalg
 
-    genotypes = SimpleNamespace(
-        variants=pd.DataFrame({"chrom": ["1", "1"], "variant": ["a", "b"]})
+    from kinmix.grm import grm
+
+    out = tmp_path / "h2"
+    args = [
+        "h2",
+        "--bfile",
+        str(cohort.prefix),
+        "--pheno",
+        str(cohort.pheno_path),
+        "--pheno-name",
+        "a",
+        "--covar",
+        str(cohort.covar_path),
+        "--grm-kind",
+        "centered",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    assert main(args) == 0
+    report = json.loads((out / "h2.json").read_text())["heritability"][0]
+    _png_shape(out / "h2_profile.png")
+    # dense oracle: REML log-likelihood in lambda, second derivative by central differences
+    K = grm(cohort.dosages, kind="centered")
+    y = cohort.phenotypes["a"].to_numpy()
+    X = np.column_stack([np.ones(70), cohort.covariates.to_numpy()])
+    n, c = X.shape
+
+    def reml(lam):
+        H = lam * K + np.eye(n)
+        Hi = np.linalg.inv(H)
+        A = X.T @ Hi @ X
+        P = Hi - Hi @ X @ np.linalg.solve(A, X.T @ Hi)
+        return -0.5 * (
+            np.linalg.slogdet(H)[1] + np.linalg.slogdet(A)[1] + (n - c) * np.log(y @ P @ y)
+        )
+
+    lam = report["vg"] / report["ve"]
+    h = 1e-3 * lam
+    second = (reml(lam + h) - 2 * reml(lam) + reml(lam - h)) / h**2
+    trace_g = np.trace(K) / n
+    np.testing.assert_allclose(report["trace_g"], trace_g, rtol=1e-12)
+    np.testing.assert_allclose(report["pve"], trace_g * lam / (trace_g * lam + 1), rtol=1e-12)
+    expected_se = trace_g / (trace_g * lam + 1) ** 2 * np.sqrt(-1 / second)
+    np.testing.assert_allclose(report["pve_se"], expected_se, rtol=1e-4)
+    # the REML optimum: the slope of the dense REML vanishes there
+    slope = (reml(lam + h) - reml(lam - h)) / (2 * h)
+    assert abs(slope) < 1e-4 * abs(second) * lam
+    assert linalg.norm(K - K.T) == 0
+
+
+def test_grm_and_simulate_write_their_files(cohort, tmp_path):
+    from kinmix.grm import grm
+    from kinmix.io.kinship import read_kinship
+
+    target = tmp_path / "kin.npz"
+    assert main(["grm", "--bfile", str(cohort.prefix), "--out", str(target), "--quiet"]) == 0
+    kinship = read_kinship(target)
+    np.testing.assert_allclose(kinship.matrix, grm(cohort.dosages), atol=1e-12)
+    assert kinship.n_variants == 120
+    prefix = tmp_path / "sim" / "cohort"
+    args = [
+        "simulate",
+        "--out",
+        str(prefix),
+        "--samples",
+        "40",
+        "--variants",
+        "60",
+        "--chromosomes",
+        "2",
+        "--seed",
+        "3",
+        "--quiet",
+    ]
+    assert main(args) == 0
+    for suffix in (".bed", ".bim", ".fam", ".pheno.tsv", ".covar.tsv"):
+        assert Path(str(prefix) + suffix).is_file()
+
+
+# -- bad inputs: exit code 2, one line naming the input, nothing finished ---------------------
+def _scan_args(cohort, out, **overrides):
+    args = {
+        "--bfile": str(cohort.prefix),
+        "--pheno": str(cohort.pheno_path),
+        "--pheno-name": "a",
+        "--out": str(out),
+    }
+    args.update(overrides)
+    flat = ["scan"]
+    for key, value in args.items():
+        if value is None:
+            continue
+        flat += [key] if value is True else [key, value]
+    return flat
+
+
+def test_missing_genotype_file(cohort, tmp_path, capsys):
+    out = tmp_path / "out"
+    _fails_cleanly(
+        _scan_args(cohort, out, **{"--bfile": str(tmp_path / "nope")}), out, capsys, "nope"
     )
-    with pytest.raises(InputError, match="LOCO needs variants on at least two chromosomes"):
-        loco_scan(genotypes, np.zeros(3), np.ones((3, 1)))
+
+
+def test_mismatched_and_truncated_plink_files(cohort, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    for suffix in (".bed", ".bim", ".fam"):
+        shutil.copy(str(cohort.prefix) + suffix, str(broken) + suffix)
+    fam = Path(str(broken) + ".fam")
+    fam.write_text("".join(fam.read_text().splitlines(keepends=True)[:-3]))
+    out = tmp_path / "out"
+    _fails_cleanly(_scan_args(cohort, out, **{"--bfile": str(broken)}), out, capsys, "broken")
+    for suffix in (".fam",):
+        shutil.copy(str(cohort.prefix) + suffix, str(broken) + suffix)
+    bed = Path(str(broken) + ".bed")
+    bed.write_bytes(bed.read_bytes()[:-50])
+    _fails_cleanly(_scan_args(cohort, out, **{"--bfile": str(broken)}), out, capsys, "broken.bed")
+
+
+def test_zero_sample_overlap(cohort, tmp_path, capsys):
+    pheno = tmp_path / "strangers.tsv"
+    pheno.write_text("FID\tIID\ta\n" + "".join(f"x{i}\tx{i}\t{i}.5\n" for i in range(10)))
+    out = tmp_path / "out"
+    _fails_cleanly(_scan_args(cohort, out, **{"--pheno": str(pheno)}), out, capsys, "x0")
+
+
+def test_unwritable_output_folder(cohort, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    _fails_cleanly(_scan_args(cohort, blocker / "out"), None, capsys, "a-file", "--out")
+
+
+def test_bad_tables_and_options(cohort, tmp_path, capsys):
+    out = tmp_path / "out"
+    _fails_cleanly(_scan_args(cohort, out, **{"--pheno-name": "height"}), out, capsys, "height")
+    covar = tmp_path / "covar.tsv"
+    covar.write_text(
+        "FID\tIID\tage\n" + "".join(f"s{i}\ts{i}\t{'old' if i == 3 else i}\n" for i in range(70))
+    )
+    _fails_cleanly(
+        _scan_args(cohort, out, **{"--covar": str(covar)}), out, capsys, "covar.tsv", "old"
+    )
+    dup = tmp_path / "dup.tsv"
+    dup.write_text("FID\tIID\ta\ns1\ts1\t1\ns1\ts1\t2\n")
+    _fails_cleanly(_scan_args(cohort, out, **{"--pheno": str(dup)}), out, capsys, "s1")
+    _fails_cleanly(_scan_args(cohort, out, **{"--condition": "rs999"}), out, capsys, "rs999")
+    _fails_cleanly(_scan_args(cohort, out, **{"--trials": "a"}), out, capsys, "--trials")
+    _fails_cleanly(_scan_args(cohort, out, **{"--covar-name": "age"}), out, capsys, "--covar")
+    _fails_cleanly(_scan_args(cohort, out, **{"--sample": "x.sample"}), out, capsys, "--sample")
+
+
+def test_precomputed_kinship_with_explicit_loco_is_a_user_error(cohort, tmp_path, capsys):
+    target = tmp_path / "kin.npz"
+    assert main(["grm", "--bfile", str(cohort.prefix), "--out", str(target), "--quiet"]) == 0
+    out = tmp_path / "out"
+    _fails_cleanly(
+        _scan_args(cohort, out, **{"--grm": str(target), "--loco": True}), out, capsys, "--no-loco"
+    )
+    assert main(_scan_args(cohort, out, **{"--grm": str(target), "--quiet": True})) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["options"]["loco"] is False
+
+
+def test_a_failed_rerun_leaves_no_previous_results(cohort, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(_scan_args(cohort, out, **{"--no-loco": True, "--quiet": True})) == 0
+    assert (out / "results.parquet").exists()
+    _fails_cleanly(_scan_args(cohort, out, **{"--pheno-name": "nope"}), out, capsys, "nope")
+
+
+def test_internal_errors_exit_1_without_results(cohort, tmp_path, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("kinmix.workflow.scan_files", broken)
+    out = tmp_path / "out"
+    assert main(_scan_args(cohort, out)) == 1
+    err = capsys.readouterr().err
+    assert "kinmix: internal error: RuntimeError: boom" in err and "Traceback" not in err
+    _nothing_finished(out)
+    assert "Traceback" in (out / "kinmix.log").read_text()
+
+
+def test_h2_with_a_kinship_file_or_another_genotype_file(cohort, tmp_path):
+    target = tmp_path / "kin.npz"
+    assert main(["grm", "--bfile", str(cohort.prefix), "--out", str(target), "--quiet"]) == 0
+    reports = []
+    for extra in (["--grm", str(target)], ["--grm-bfile", str(cohort.prefix)], []):
+        out = tmp_path / f"h2-{len(reports)}"
+        args = [
+            "h2",
+            "--bfile",
+            str(cohort.prefix),
+            "--pheno",
+            str(cohort.pheno_path),
+            "--pheno-name",
+            "a",
+            "--out",
+            str(out),
+            "--quiet",
+            *extra,
+        ]
+        assert main(args) == 0
+        reports.append(json.loads((out / "h2.json").read_text())["heritability"][0])
+    for report in reports[:2]:
+        np.testing.assert_allclose(report["h2"], reports[2]["h2"], rtol=1e-8)
+        np.testing.assert_allclose(report["pve_se"], reports[2]["pve_se"], rtol=1e-6)

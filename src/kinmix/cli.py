@@ -1,19 +1,27 @@
-"""Command-line interface: ``kinmix demo``.
+"""The ``kinmix`` command: GWAS with linear mixed models from PLINK/BGEN files and tables.
 
-``kinmix demo`` runs the whole single-trait workflow on the bundled example cohort
-(FaST-LMM's simulated data: 500 samples, 5,000 variants on 5 chromosomes, a phenotype with
-10 causal variants and one covariate): heritability by REML, then a leave-one-chromosome-out
-(LOCO) association scan, written as a TSV table.
+Subcommands: ``scan`` (association scan, LOCO by default), ``h2`` (REML heritability),
+``grm`` (write a kinship file), ``simulate`` (a realistic cohort as PLINK files and tables)
+and ``demo`` (``scan`` on the bundled example cohort). Exit codes: 0 success, 2 a problem
+with the input (a one-line message naming it and the fix), 1 an internal error.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
+import platform
+import shutil
 import sys
 import tempfile
-from importlib import resources
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from importlib import metadata, resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,80 +30,725 @@ from ._version import __version__
 from .constants import CHI2_MEDIAN
 from .errors import KinmixError
 
-#: Median of the χ²₁ distribution, the denominator of the genomic inflation factor.
+log = logging.getLogger("kinmix")
+
+#: Files that mark a finished ``kinmix scan`` in its output folder.
+SCAN_OUTPUTS = ("results.parquet", "results.tsv.gz", "summary.json", "manhattan.png", "qq.png")
 
 
-def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` as TSV through a temporary file, so a killed run leaves no partial."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+class UserError(KinmixError):
+    """A problem with the command line or the environment that the user can fix."""
+
+
+# -- parsing ----------------------------------------------------------------------------------
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _add_genotypes(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    group = parser.add_argument_group("genotypes")
+    source = group.add_mutually_exclusive_group(required=required)
+    source.add_argument("--bfile", metavar="PREFIX", help="PLINK 1 .bed/.bim/.fam prefix")
+    source.add_argument("--bgen", metavar="FILE", help="BGEN 1.2/1.3 file (extra 'bgen')")
+    group.add_argument("--sample", metavar="FILE", help="Oxford .sample file for --bgen")
+    group.add_argument(
+        "--count",
+        choices=("a1", "a2"),
+        default="a1",
+        help="allele the dosage counts: the .bim's 5th column (a1, PLINK 2's habit, default) "
+        "or its 6th (a2, FaST-LMM's)",
+    )
+
+
+def _add_tables(parser: argparse.ArgumentParser, *, covariates: bool = True) -> None:
+    group = parser.add_argument_group("sample tables")
+    group.add_argument("--pheno", metavar="FILE", required=True, help="phenotype table")
+    group.add_argument("--pheno-name", metavar="A,B", help="phenotype columns (default all)")
+    group.add_argument("--id-col", metavar="NAME", help="the ID column of headed tables")
+    if covariates:
+        group.add_argument("--covar", metavar="FILE", help="covariate table")
+        group.add_argument("--covar-name", metavar="A,B", help="covariate columns")
+        group.add_argument(
+            "--categorical", metavar="A,B", help="covariate columns to one-hot encode"
+        )
+
+
+def _add_kinship(parser: argparse.ArgumentParser, *, precomputed: bool = True) -> None:
+    group = parser.add_argument_group("kinship")
+    if precomputed:
+        source = group.add_mutually_exclusive_group()
+        source.add_argument(
+            "--grm-bfile", metavar="PREFIX", help="build the kinship from this PLINK file"
+        )
+        source.add_argument("--grm", metavar="FILE", help="precomputed kinship (.npz, GCTA)")
+    group.add_argument(
+        "--grm-kind",
+        choices=("standardized", "centered"),
+        default="standardized",
+        help="standardised variants (default) or centred ones (GEMMA's -gk 1)",
+    )
+    group.add_argument(
+        "--maf",
+        type=float,
+        default=0.0,
+        metavar="X",
+        help="minimum minor allele frequency of kinship variants (default 0)",
+    )
+    group.add_argument(
+        "--max-missing",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="maximum missing fraction of kinship variants (default 1)",
+    )
+
+
+def _add_output(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    parser.add_argument(
+        "--out", metavar="DIR", required=default is None, default=default, help="output folder"
+    )
+    loud = parser.add_mutually_exclusive_group()
+    loud.add_argument("--quiet", action="store_true", help="only warnings and errors")
+    loud.add_argument("--verbose", action="store_true", help="debug messages and tracebacks")
+
+
+def _scan_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model and test")
+    loco = group.add_mutually_exclusive_group()
+    loco.add_argument(
+        "--loco",
+        dest="loco",
+        action="store_true",
+        default=None,
+        help="leave the tested chromosome out of the kinship (default, unless --grm)",
+    )
+    loco.add_argument("--no-loco", dest="loco", action="store_false", help="one kinship")
+    group.add_argument("--null", choices=("reml", "ml"), default="reml", help="null δ fit")
+    group.add_argument(
+        "--test",
+        choices=("lrt", "wald", "f", "score"),
+        default="lrt",
+        help="lrt: n log(R0/R1) (Hail's, default); wald: χ²₁; f: FaST-LMM's F(1, n-c-1); "
+        "score: GEMMA's, at the null δ",
+    )
+    group.add_argument(
+        "--refit-delta",
+        action="store_true",
+        help="GEMMA's exact tests: re-estimate δ for every variant (REML for wald and f, "
+        "ML for lrt; the null is then fitted by ML); adds the columns delta, h2, converged",
+    )
+    group.add_argument(
+        "--trait-type",
+        choices=("continuous", "binary", "count", "binomial"),
+        default="continuous",
+        help="non-continuous traits fit a GLMM null by EP",
+    )
+    group.add_argument("--trials", metavar="COL", help="phenotype column of binomial trials")
+    group.add_argument("--condition", metavar="V1,V2", help="variants added as covariates")
+    group.add_argument("--interaction", metavar="COL", help="covariate column E of a g×E scan")
+    group.add_argument("--chunk-size", type=int, metavar="N", help="variants per block read")
+    group.add_argument("--top", type=int, default=10, metavar="N", help="top hits reported")
+
+
+EXAMPLES = {
+    "scan": """example:
+  kinmix scan --bfile cohort --pheno cohort.pheno.tsv --pheno-name continuous \\
+      --covar cohort.covar.tsv --categorical site --out scan-out
+writes scan-out/results.parquet, results.tsv.gz, summary.json, manhattan.png, qq.png
+and kinmix.log. FaST-LMM's habits: --count a2 --test f.""",
+    "h2": """example:
+  kinmix h2 --bfile cohort --pheno cohort.pheno.tsv --pheno-name continuous \\
+      --grm-kind centered --out h2-out
+prints h2 and its SE (REML), GEMMA's vg, ve, pve and se(pve); writes h2-out/h2.json,
+h2-out/h2_profile.png and h2-out/kinmix.log.""",
+    "grm": """example:
+  kinmix grm --bfile cohort --out cohort.kinship.npz
+  kinmix grm --bfile cohort --grm-kind centered --out cohort   # GCTA cohort.grm.bin/.id/.N.bin""",
+    "simulate": """example:
+  kinmix simulate --out cohort --samples 3000 --variants 30000 --chromosomes 10 --seed 1
+writes cohort.bed/.bim/.fam, cohort.pheno.tsv and cohort.covar.tsv.""",
+    "demo": """example:
+  kinmix demo --out kinmix-demo-out
+runs kinmix scan on the bundled FaST-LMM cohort (500 samples, 5,000 variants).""",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kinmix", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"kinmix {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, handler: Callable) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=summary,
+            description=summary,
+            epilog=EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    scan = command("scan", "association scan of phenotypes against every variant", _scan)
+    _add_genotypes(scan)
+    _add_tables(scan)
+    _add_kinship(scan)
+    _scan_options(scan)
+    _add_output(scan)
+
+    h2 = command("h2", "REML heritability with GEMMA's pve and se(pve)", _h2)
+    _add_genotypes(h2)
+    _add_tables(h2)
+    _add_kinship(h2)
+    _add_output(h2)
+
+    grm = command("grm", "write the kinship of a genotype file", _grm)
+    _add_genotypes(grm)
+    _add_kinship(grm, precomputed=False)
+    grm.add_argument("--out", metavar="FILE", required=True, help="FILE.npz or a GCTA prefix")
+    grm.add_argument("--quiet", action="store_true", help="only warnings and errors")
+
+    simulate = command("simulate", "simulate a cohort as PLINK files and tables", _simulate)
+    simulate.add_argument("--out", metavar="PREFIX", required=True, help="output prefix")
+    simulate.add_argument("--samples", type=int, required=True, metavar="N")
+    simulate.add_argument("--variants", type=int, required=True, metavar="M")
+    simulate.add_argument("--chromosomes", type=int, default=10, metavar="C")
+    simulate.add_argument("--seed", type=int, default=0, metavar="S")
+    simulate.add_argument("--quiet", action="store_true", help="print nothing")
+
+    demo = command("demo", "kinmix scan on the bundled example cohort", _demo)
+    _add_output(demo, default="kinmix-demo-out")
+    demo.add_argument("--top", type=int, default=10, metavar="N", help="top hits printed")
+    return parser
+
+
+# -- shared steps -----------------------------------------------------------------------------
+def _open_genotypes(args: argparse.Namespace, *, bfile: str | None = None) -> Any:
+    from .io import open_genotypes
+
+    count_a1 = args.count == "a1"
+    if bfile is not None:
+        return open_genotypes(bfile=bfile, count_a1=count_a1)
+    if args.bfile is not None:
+        if args.sample is not None:
+            raise UserError("--sample goes with --bgen, not --bfile; drop it.")
+        return open_genotypes(bfile=args.bfile, count_a1=count_a1)
+    return open_genotypes(bgen=args.bgen, sample=args.sample, count_a1=count_a1)
+
+
+def _read_tables(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    from .io.tables import read_sample_table
+
+    phenotypes = read_sample_table(
+        args.pheno, kind="phenotype", id_col=args.id_col, columns=_names(args.pheno_name)
+    )
+    covariates = None
+    if getattr(args, "covar", None) is not None:
+        covariates = read_sample_table(
+            args.covar,
+            kind="covariate",
+            id_col=args.id_col,
+            columns=_names(args.covar_name),
+            categorical=_names(args.categorical) or (),
+        )
+    elif getattr(args, "covar_name", None) or getattr(args, "categorical", None):
+        raise UserError("--covar-name and --categorical need a covariate table: add --covar.")
+    return phenotypes, covariates
+
+
+def _prepare_out(folder: str | Path) -> Path:
+    """Create the output folder (or fail with exit code 2) and check it is writable."""
+    out = Path(folder)
     try:
-        with os.fdopen(fd, "w") as handle:
-            frame.to_csv(handle, sep="\t", index=False, float_format="%.6g")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".kinmix-write-test-"):
+            pass
+    except OSError as exc:
+        raise UserError(
+            f"cannot write to the output folder {out}: {exc.strerror or exc}; choose a "
+            "writable --out."
+        ) from exc
+    return out
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from .grm import grm
-    from .io.plink import read_plink
-    from .io.tables import align_samples, read_sample_table
-    from .workflow import estimate_h2, loco_scan
+def _configure_logging(out: Path | None, args: argparse.Namespace) -> None:
+    log.handlers.clear()
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    console = logging.StreamHandler(sys.stderr)
+    level = logging.INFO
+    if getattr(args, "quiet", False):
+        level = logging.WARNING
+    elif getattr(args, "verbose", False):
+        level = logging.DEBUG
+    console.setLevel(level)
+    console.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(console)
+    if out is not None:
+        handler = logging.FileHandler(out / "kinmix.log", mode="w", encoding="utf-8")
+        handler.setLevel(logging.DEBUG)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
 
-    data = resources.files("kinmix") / "data" / "synth"
-    with resources.as_file(data) as folder:
-        genotypes = read_plink(folder / "all", count_a1=False)
-        samples = genotypes.samples["iid"]
-        y = align_samples(
-            samples,
-            read_sample_table(folder / "pheno_10_causals.txt", name="phenotype"),
-            name="phenotype",
-        )[:, 0]
-        covariate = align_samples(
-            samples, read_sample_table(folder / "cov.txt", name="covariate"), name="covariate"
-        )
-        X = np.column_stack([np.ones(len(y)), covariate])
-        n, m = genotypes.shape
-        print(
-            f"kinmix {__version__} demo: {n} samples, {m} variants, "
-            f"{genotypes.variants['chrom'].nunique()} chromosomes (bundled FaST-LMM cohort)"
-        )
-        h2 = estimate_h2(y, X, grm(genotypes))
-        print(
-            f"heritability (REML): h2 = {h2['h2']:.3f} ± {h2['h2_se']:.3f} "
-            f"(delta = {h2['delta']:.3f}, scale = {h2['scale']:.3f})"
-        )
-        results = loco_scan(genotypes, y, X)
-    out = Path(args.out) / "results.tsv"
-    _write_atomically(results, out)
-    chi2 = results["chi2"].dropna()
-    lambda_gc = float(np.median(chi2) / CHI2_MEDIAN)
-    hits = results.nsmallest(args.top, "pvalue")
-    print(f"scanned {len(results)} variants (LOCO); genomic inflation lambda_GC = {lambda_gc:.3f}")
-    print(f"top {len(hits)} associations:")
-    shown = hits[["chrom", "pos", "variant", "beta", "se", "pvalue"]]
-    print(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    print(f"results written to {out}")
+
+def _publish(out: Path, writers: dict[str, Callable[[Path], None]]) -> None:
+    """Write every output into a hidden staging folder, then move each into ``out``.
+
+    Nothing appears under its final name until every output is written, so a failure
+    leaves no finished-looking file behind; each move is an atomic rename.
+    """
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=".kinmix-staging-"))
+    try:
+        for name, write in writers.items():
+            write(staging / name)
+        for name in writers:
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _fingerprint(path: Path) -> dict:
+    """Size and checksum of an input file (``kinmix.checkpoint.fingerprint_file`` when
+    present — sampled for files over 256 MiB — otherwise the SHA-256 of the whole file)."""
+    entry = {"path": str(path)}
+    try:
+        from .checkpoint import fingerprint_file
+    except ImportError:
+        import hashlib
+
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(2**20), b""):
+                digest.update(chunk)
+        entry.update({"size": path.stat().st_size, "sha256": digest.hexdigest()})
+        return entry
+    entry.update(fingerprint_file(path, full=path.stat().st_size <= 2**28))
+    return entry
+
+
+def _input_files(args: argparse.Namespace) -> list[Path]:
+    paths: list[Path] = []
+    for prefix in (getattr(args, "bfile", None), getattr(args, "grm_bfile", None)):
+        if prefix:
+            base = str(prefix).removesuffix(".bed")
+            paths += [Path(base + suffix) for suffix in (".bed", ".bim", ".fam")]
+    for name in ("bgen", "sample", "pheno", "covar", "grm"):
+        value = getattr(args, name, None)
+        if value and Path(value).is_file():
+            paths.append(Path(value))
+    return [p for p in paths if p.is_file()]
+
+
+def _versions() -> dict[str, str]:
+    versions = {"kinmix": __version__, "python": platform.python_version()}
+    for package in ("numpy", "scipy", "pandas", "bed-reader", "matplotlib", "pyarrow"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def lambda_gc(pvalues: Any) -> float:
+    r"""Genomic inflation :math:`\lambda_{GC}` = median :math:`\chi^2_1` quantile of the
+    p-values over its expectation 0.4549 (defined for every test through its p-values)."""
+    from scipy import stats
+
+    p = np.asarray(pvalues, dtype=float)
+    p = p[np.isfinite(p)]
+    if p.size == 0:
+        return float("nan")
+    return float(stats.chi2.isf(np.median(p), 1) / CHI2_MEDIAN)
+
+
+# -- kinmix scan ------------------------------------------------------------------------------
+def _scan(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    out = _prepare_out(args.out)
+    for name in SCAN_OUTPUTS:  # a re-run must not leave the previous finished results
+        (out / name).unlink(missing_ok=True)
+    _configure_logging(out, args)
+    log.info("kinmix %s scan; output folder %s", __version__, out)
+    return _run_scan(args, out, started)
+
+
+def _run_scan(args: argparse.Namespace, out: Path, started: float) -> int:
+    from .workflow import ScanOptions, scan_files
+
+    if args.trials and args.trait_type != "binomial":
+        raise UserError("--trials only applies to --trait-type binomial; drop it.")
+    genotypes = _open_genotypes(args)
+    phenotypes, covariates = _read_tables(args)
+    kinship_genotypes = kinship = None
+    if getattr(args, "grm_bfile", None):
+        kinship_genotypes = _open_genotypes(args, bfile=args.grm_bfile)
+    if getattr(args, "grm", None):
+        from .io.kinship import read_kinship
+
+        kinship = read_kinship(args.grm)
+    loco = args.loco if args.loco is not None else kinship is None
+    options = ScanOptions(
+        loco=loco,
+        null=args.null,
+        test=args.test,
+        refit_delta=args.refit_delta,
+        trait_type=args.trait_type,
+        grm_kind=args.grm_kind,
+        maf=args.maf,
+        max_missing=args.max_missing,
+        chunk_size=args.chunk_size,
+        condition=tuple(_names(args.condition) or ()),
+        interaction=args.interaction,
+        trials=args.trials,
+    )
+    n, m = genotypes.shape
+    log.info("genotypes %s: %d samples, %d variants", genotypes.path, n, m)
+    from ._progress import terminal_progress
+
+    result = scan_files(
+        genotypes,
+        phenotypes,
+        covariates,
+        kinship_genotypes=kinship_genotypes,
+        kinship=kinship,
+        options=options,
+        progress=terminal_progress(not args.quiet),
+    )
+    dropped = result.samples.get("dropped", {})
+    log.info("samples kept: %d of %d; dropped: %s", result.samples["kept"], n, dropped)
+    _log_heritability(result.heritability)
+    summary = _summary(args, result, options, started)
+    table = result.table
+    write_started = time.perf_counter()
+    _publish(out, _scan_writers(table, summary, args.top))
+    summary["timings"]["write"] = round(time.perf_counter() - write_started, 4)
+    _rewrite_summary(out, summary)
+    for trait, value in summary["lambda_gc"].items():
+        log.info("lambda_GC %s = %.3f", trait, value)
+    log.info("top hits:\n%s", _top_table(table, args.top))
+    log.info("results written to %s", out)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``kinmix`` command."""
-    parser = argparse.ArgumentParser(prog="kinmix", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"kinmix {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="heritability and a LOCO scan of the bundled data")
-    demo.add_argument("--out", default="kinmix-demo-out", help="output folder")
-    demo.add_argument("--top", type=int, default=10, help="associations to print")
-    demo.set_defaults(handler=_demo)
-    args = parser.parse_args(argv)
+def _log_heritability(heritability: pd.DataFrame) -> None:
+    for trait, rows in heritability.groupby("trait", sort=False):
+        log.info(
+            "h2 (REML) %s: %.4f ± %.4f%s",
+            trait,
+            rows["h2"].mean(),
+            rows["h2_se"].mean(),
+            " (mean over LOCO kinships)" if len(rows) > 1 else "",
+        )
+
+
+def _summary(args: argparse.Namespace, result: Any, options: Any, started: float) -> dict:
+    table = result.table
+    traits = table["trait"].unique().tolist() if "trait" in table.columns else None
+    if traits is None:
+        name = result.heritability["trait"].iloc[0] if len(result.heritability) else "trait"
+        per_trait = {name: table}
+    else:
+        per_trait = {t: table[table["trait"] == t] for t in traits}
+    heritability = {}
+    for trait, rows in result.heritability.groupby("trait", sort=False):
+        heritability[str(trait)] = {
+            "h2": float(rows["h2"].mean()),
+            "h2_se": float(rows["h2_se"].mean()),
+            "kinship": "LOCO (mean over chromosomes)" if len(rows) > 1 else "all variants",
+            "per_kinship": rows.drop(columns="trait").to_dict(orient="records"),
+        }
+    timings = dict(result.timings)
+    return {
+        "kinmix": __version__,
+        "command": "scan",
+        "arguments": {k: v for k, v in vars(args).items() if k != "handler"},
+        "options": {k: v for k, v in vars(options).items()},
+        "inputs": [_fingerprint(p) for p in _input_files(args)],
+        "samples": result.samples,
+        "kinship": result.kinship,
+        "heritability": heritability,
+        "lambda_gc": {str(t): lambda_gc(rows["pvalue"]) for t, rows in per_trait.items()},
+        "variants": {"tested": int(table["pvalue"].notna().sum()), "rows": len(table)},
+        "top_hits": _top_hits(table, args.top),
+        "timings": timings,
+        "seconds": round(time.perf_counter() - started, 3),
+        "versions": _versions(),
+    }
+
+
+def _top_hits(table: pd.DataFrame, top: int) -> list[dict]:
+    columns = [
+        c
+        for c in ("chrom", "pos", "variant", "trait", "beta", "se", "pvalue")
+        if c in table.columns
+    ]
+    hits = table.nsmallest(top, "pvalue")[columns]
+    return json.loads(hits.to_json(orient="records"))
+
+
+def _top_table(table: pd.DataFrame, top: int) -> str:
+    columns = [
+        c
+        for c in ("chrom", "pos", "variant", "trait", "beta", "se", "pvalue")
+        if c in table.columns
+    ]
+    hits = table.nsmallest(top, "pvalue")[columns]
+    return hits.to_string(index=False, float_format=lambda v: f"{v:.3g}")
+
+
+def _scan_writers(table: pd.DataFrame, summary: dict, top: int) -> dict:
+    from . import plot
+
+    title = ", ".join(summary["lambda_gc"])
+
+    def parquet(path: Path) -> None:
+        table.to_parquet(path, index=False)
+
+    def tsv(path: Path) -> None:
+        table.to_csv(path, sep="\t", index=False, float_format="%.6g", compression="gzip")
+
+    return {
+        "results.parquet": parquet,
+        "results.tsv.gz": tsv,
+        "manhattan.png": lambda path: plot.manhattan(table, path, title=title),
+        "qq.png": lambda path: plot.qq(table, path, title=title),
+        "summary.json": lambda path: _write_json(path, summary),
+    }
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
+
+
+def _rewrite_summary(out: Path, summary: dict) -> None:
+    """Replace summary.json (now with the write time) atomically."""
+    _publish(out, {"summary.json": lambda path: _write_json(path, summary)})
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return str(value)
+
+
+# -- kinmix h2 --------------------------------------------------------------------------------
+def _h2(args: argparse.Namespace) -> int:
+    from . import plot
+    from .grm import StreamedKinship
+    from .io.tables import align_samples, covariate_matrix
+    from .linalg import economic_qs
+    from .workflow import gemma_pve, model_from_qs
+
+    out = _prepare_out(args.out)
+    for name in ("h2.json", "h2_profile.png"):
+        (out / name).unlink(missing_ok=True)
+    _configure_logging(out, args)
+    genotypes = _open_genotypes(args)
+    phenotypes, covariates = _read_tables(args)
+    inputs: dict[str, Any] = {"phenotype": phenotypes}
+    if covariates is not None:
+        inputs["covariate"] = covariates
+    kinship = None
+    if args.grm:
+        from .io.kinship import read_kinship
+
+        kinship = read_kinship(args.grm)
+        inputs["kinship"] = pd.Index(kinship.ids)
+    alignment = align_samples(
+        genotypes.samples["iid"].astype(str).tolist(),
+        inputs,
+        complete=[k for k in inputs if k != "phenotype"],
+    )
+    ids, rows = alignment.ids, np.asarray(alignment.genotype_index)
+    source = _open_genotypes(args, bfile=args.grm_bfile) if args.grm_bfile else genotypes
+    if kinship is not None:
+        positions = pd.Index(kinship.ids).get_indexer(ids)
+        K = np.asarray(kinship.matrix)[np.ix_(positions, positions)]
+    else:
+        source_rows = rows
+        if args.grm_bfile:
+            source_rows = pd.Index(source.samples["iid"].astype(str)).get_indexer(ids)
+        kin = StreamedKinship.from_genotypes(
+            source,
+            samples=source_rows,
+            kind=args.grm_kind,
+            maf=args.maf,
+            max_missing=args.max_missing,
+            low_rank=False,
+            loco=False,
+        )
+        K = kin.matrix()
+    values = alignment.values("phenotype")
+    cov = alignment.values("covariate") if covariates is not None else None
+    X_all, _ = covariate_matrix(cov, len(ids))
+    reports, profiles = [], {}
+    grid = np.linspace(0.01, 0.99, 99)
+    for trait in values.columns:
+        observed = values[trait].notna().to_numpy()
+        y, X = values[trait].to_numpy(dtype=float)[observed], X_all[observed]
+        Kt = K[np.ix_(observed, observed)]
+        model = model_from_qs(y, X, economic_qs(Kt))
+        model.fit()
+        trace_g = float(np.trace(Kt)) / Kt.shape[0]
+        pve, pve_se = gemma_pve(model, trace_g)
+        reports.append(
+            {
+                "trait": trait,
+                "n": int(observed.sum()),
+                "h2": model.h_sq,
+                "h2_se": model.h_sq_standard_error,
+                "vg": model.sigma_sq,
+                "ve": model.tau_sq,
+                "pve": pve,
+                "pve_se": pve_se,
+                "delta": 1.0 / (1.0 + model.gamma),
+                "trace_g": trace_g,
+            }
+        )
+        profiles[trait] = np.array(
+            [-model.compute_neg_log_reml(np.log(h / (1 - h))) for h in grid]
+        )
+    report = pd.DataFrame(reports)
+    first = reports[0]["trait"]
+    summary = {
+        "kinmix": __version__,
+        "command": "h2",
+        "inputs": [_fingerprint(p) for p in _input_files(args)],
+        "samples": alignment.report,
+        "kinship": {"kind": args.grm_kind if kinship is None else "file"},
+        "heritability": reports,
+        "pve_formula": (
+            "pve = tG*lambda/(tG*lambda+1), se(pve) = tG/(tG*lambda+1)^2 * "
+            "sqrt(-1/l''(lambda)), tG = trace(K)/n, lambda = vg/ve, l the REML log-likelihood"
+        ),
+        "versions": _versions(),
+    }
+    _publish(
+        out,
+        {
+            "h2.json": lambda path: _write_json(path, summary),
+            "h2_profile.png": lambda path: plot.h2_profile(
+                grid, profiles[first], path, estimate=reports[0]["h2"]
+            ),
+        },
+    )
+    shown = report[["trait", "n", "h2", "h2_se", "vg", "ve", "pve", "pve_se"]]
+    log.info("%s", shown.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    log.info("written to %s", out)
+    return 0
+
+
+# -- kinmix grm, simulate ---------------------------------------------------------------------
+def _grm(args: argparse.Namespace) -> int:
+    from .grm import StreamedKinship
+    from .io.kinship import write_kinship
+
+    _configure_logging(None, args)
+    genotypes = _open_genotypes(args)
+    kin = StreamedKinship.from_genotypes(
+        genotypes,
+        kind=args.grm_kind,
+        maf=args.maf,
+        max_missing=args.max_missing,
+        low_rank=False,
+        loco=False,
+    )
+    target = Path(args.out)
+    _prepare_out(target.parent if str(target.parent) else Path("."))
+    write_kinship(
+        target,
+        kin.matrix(),
+        genotypes.samples["iid"].astype(str).tolist(),
+        n_variants=kin.n_variants,
+        fids=genotypes.samples["fid"].astype(str).tolist(),
+    )
+    log.info("kinship of %d samples from %d variants written to %s", kin.n, kin.n_variants, target)
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .simulate import simulate_cohort, write_cohort
+
+    _configure_logging(None, args)
+    prefix = Path(args.out)
+    _prepare_out(prefix.parent if str(prefix.parent) else Path("."))
+    cohort = simulate_cohort(
+        samples=args.samples,
+        variants=args.variants,
+        chromosomes=args.chromosomes,
+        seed=args.seed,
+    )
+    written = write_cohort(cohort, prefix)
+    log.info(
+        "simulated %d samples × %d variants (h2 = %.2f): %s",
+        args.samples,
+        args.variants,
+        cohort.h2,
+        ", ".join(str(p) for p in written.values()),
+    )
+    return 0
+
+
+# -- kinmix demo ------------------------------------------------------------------------------
+def _demo(args: argparse.Namespace) -> int:
+    data = resources.files("kinmix") / "data" / "synth"
+    with resources.as_file(data) as folder:
+        scan_args = _parser().parse_args(
+            [
+                "scan",
+                "--bfile",
+                str(folder / "all"),
+                "--count",
+                "a2",
+                "--pheno",
+                str(folder / "pheno_10_causals.txt"),
+                "--covar",
+                str(folder / "cov.txt"),
+                "--out",
+                str(args.out),
+                "--top",
+                str(args.top),
+            ]
+            + (["--quiet"] if args.quiet else [])
+            + (["--verbose"] if args.verbose else [])
+        )
+        return _scan(scan_args)
+
+
+# -- entry point ------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kinmix`` command; returns the exit code."""
+    args = _parser().parse_args(argv)
     try:
         return args.handler(args)
     except KinmixError as exc:
+        log.debug("%s", traceback.format_exc())
         print(f"kinmix: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        name = exc.filename if exc.filename is not None else ""
+        print(f"kinmix: error: {name}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # an internal error: say so, keep the traceback in the log
+        log.debug("%s", traceback.format_exc())
+        print(
+            f"kinmix: internal error: {type(exc).__name__}: {exc} (a bug: please report it"
+            " with kinmix.log)",
+            file=sys.stderr,
+        )
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        return 1
+    finally:
+        for handler in list(log.handlers):
+            handler.close()
+            log.removeHandler(handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,9 +12,11 @@ import kinmix.io
 
 def test_io__import_loads_no_optional_dependency():
     code = (
-        "import sys, kinmix, kinmix.io, kinmix.gwas, kinmix.io.blockmatrix; "
-        "print(sorted(m for m in ('dask', 'zarr', 'distributed', 'bed_reader') "
-        "if m in sys.modules))"
+        "import sys, kinmix, kinmix.io, kinmix.gwas, kinmix.io.blockmatrix, "
+        "kinmix.io.genotypes, kinmix.io.plink, kinmix.io.tables, kinmix.io.kinship, "
+        "kinmix.io.bgen, kinmix.io.pgen, kinmix.simulate, kinmix.checkpoint, kinmix.plot; "
+        "print(sorted(m for m in ('dask', 'zarr', 'distributed', 'bed_reader', 'cbgen', "
+        "'pgenlib', 'matplotlib') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

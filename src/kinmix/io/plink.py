@@ -1,6 +1,12 @@
 """PLINK 1 binary genotypes (``.bed/.bim/.fam``) through bed-reader.
 
-Dosages are read in blocks of variants on demand, so a genome never has to fit in memory.
+The ``.bim`` and ``.fam`` tables are read when the fileset is opened; dosages are read in
+blocks of variants on demand (bed-reader's index reads), so a genome never has to fit in
+memory. Opening checks what can be checked without reading genotypes: the three files
+exist, the ``.bed`` starts with PLINK's magic bytes in variant-major mode, and its size is
+exactly ``3 + m·⌈n/4⌉`` bytes for the n samples of the ``.fam`` and m variants of the
+``.bim`` (a truncated ``.bed``, or a ``.bim``/``.fam`` from another fileset, fails here with
+a message naming the file rather than later inside a scan).
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .genotypes import variant_positions
+
+#: First three bytes of a variant-major PLINK 1 ``.bed`` file.
+BED_MAGIC = b"\x6c\x1b\x01"
 
 
 @dataclass(frozen=True)
@@ -21,15 +31,22 @@ class PlinkGenotypes:
 
     Attributes
     ----------
+    prefix : Path
+        The fileset's path without extension.
+    path : Path
+        The ``.bed`` file.
     samples : DataFrame
         Columns ``fid, iid`` in file order (n rows).
     variants : DataFrame
-        Columns ``chrom, variant, cm, pos, a1, a2`` in file order (m rows).
+        Columns ``chrom, variant, cm, pos, a1, a2`` in file order (m rows); ``a1`` is the
+        counted allele: the ``.bim``'s 5th column when ``count_a1`` is True, its 6th
+        otherwise.
     count_a1 : bool
-        Whether dosages count allele ``a1`` (the 5th ``.bim`` column) or ``a2``.
+        Whether dosages count the ``.bim``'s 5th-column allele (True) or 6th (False).
     """
 
     prefix: Path
+    path: Path
     samples: pd.DataFrame
     variants: pd.DataFrame
     count_a1: bool
@@ -40,15 +57,61 @@ class PlinkGenotypes:
         """(samples, variants)."""
         return len(self.samples), len(self.variants)
 
-    def read(self, variants: Any = slice(None)) -> np.ndarray:
-        """Dosages (n × selected variants, float64, NaN where missing).
+    def read(self, variants: Any = slice(None), samples: Any = None) -> np.ndarray:
+        """Dosages of the selected variants (float64, Fortran order, NaN where missing).
 
-        ``variants`` is a slice, or integer or boolean indices into :attr:`variants`.
+        Parameters
+        ----------
+        variants : slice, int array or bool mask
+            Variants to read, indexing :attr:`variants`.
+        samples : int array, optional
+            Positions of the samples to read, indexing :attr:`samples`; all by default.
+
+        Returns
+        -------
+        ndarray, shape (n_selected, k)
+            Count of allele ``a1`` per sample and variant.
         """
+        m = self.shape[1]
+        columns = variant_positions(variants, m)
+        rows = slice(None) if samples is None else np.asarray(samples, dtype=np.intp)
         try:
-            return self._bed.read(index=np.s_[:, variants], dtype="float64", order="F")
-        except Exception as exc:  # bed-reader raises plain ValueError/IOError on bad files
-            raise InputError(f"could not read genotypes from {self.prefix}.bed: {exc}") from exc
+            return self._bed.read(index=np.s_[rows, columns], dtype="float64", order="F")
+        except Exception as exc:  # bed-reader raises plain ValueError/OSError on bad files
+            raise InputError(f"could not read genotypes from {self.path}: {exc}") from exc
+
+
+def _count_lines(path: Path) -> int:
+    """Number of non-blank lines of a text file, read line by line."""
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def _check_bed(bed: Path, bim: Path, fam: Path) -> tuple[int, int]:
+    """Check the .bed's magic bytes and size against the .fam and .bim; return (n, m)."""
+    n, m = _count_lines(fam), _count_lines(bim)
+    if n == 0:
+        raise InputError(f"PLINK file {fam} lists no samples; it must have one line per sample.")
+    if m == 0:
+        raise InputError(f"PLINK file {bim} lists no variants; it must have one line per variant.")
+    with bed.open("rb") as handle:
+        magic = handle.read(3)
+    if magic != BED_MAGIC:
+        raise InputError(
+            f"PLINK file {bed} is not a variant-major PLINK 1 .bed file (its first bytes are "
+            f"{magic.hex() or 'missing'}, expected {BED_MAGIC.hex()}); re-export it with "
+            "plink --make-bed."
+        )
+    expected = 3 + m * ((n + 3) // 4)
+    size = bed.stat().st_size
+    if size != expected:
+        problem = "is truncated" if size < expected else "is longer than expected"
+        raise InputError(
+            f"PLINK file {bed} {problem}: {size} bytes, but {fam.name} lists {n} samples and "
+            f"{bim.name} {m} variants, which need {expected} bytes. The .bed, .bim and .fam "
+            "must come from the same fileset."
+        )
+    return n, m
 
 
 def read_plink(prefix: str | Path, *, count_a1: bool = True) -> PlinkGenotypes:
@@ -59,36 +122,50 @@ def read_plink(prefix: str | Path, *, count_a1: bool = True) -> PlinkGenotypes:
     prefix : str or Path
         Path without extension (a trailing ``.bed`` is accepted).
     count_a1 : bool
-        Count allele a1 (PLINK's default) rather than a2.
+        True: dosages count the ``.bim``'s 5th-column allele (PLINK's A1, PLINK 2's default
+        for ``.bed`` files); False: they count the 6th-column allele (FaST-LMM's
+        convention). ``variants.a1`` names the counted allele either way.
+
+    Raises
+    ------
+    kinmix.InputError
+        If a file is missing, the ``.fam`` or ``.bim`` is empty, the ``.bed`` is not a
+        variant-major PLINK 1 file, or its size disagrees with the ``.fam`` and ``.bim``;
+        if bed-reader is not installed.
     """
     try:
         from bed_reader import open_bed
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise ImportError(
-            "reading PLINK files needs bed-reader: pip install 'kinmix[plink]'"
+        raise InputError(
+            'reading PLINK files needs bed-reader: pip install "kinmix[plink]"'
         ) from exc
     prefix = Path(prefix)
     if prefix.suffix == ".bed":
         prefix = prefix.with_suffix("")
-    for ext in (".bed", ".bim", ".fam"):
-        path = prefix.with_name(prefix.name + ext)
+    bed, bim, fam = (prefix.with_name(prefix.name + ext) for ext in (".bed", ".bim", ".fam"))
+    for path in (bed, bim, fam):
         if not path.is_file():
             raise InputError(f"PLINK file {path} does not exist.")
+    _check_bed(bed, bim, fam)
     try:
-        bed = open_bed(prefix.with_name(prefix.name + ".bed"), count_A1=count_a1)
-        samples = pd.DataFrame({"fid": bed.fid.astype(str), "iid": bed.iid.astype(str)})
+        reader = open_bed(bed, count_A1=count_a1)
+        samples = pd.DataFrame({"fid": reader.fid.astype(str), "iid": reader.iid.astype(str)})
+        first, second = reader.allele_1.astype(str), reader.allele_2.astype(str)
         variants = pd.DataFrame(
             {
-                "chrom": bed.chromosome.astype(str),
-                "variant": bed.sid.astype(str),
-                "cm": bed.cm_position.astype(float),
-                "pos": bed.bp_position.astype(np.int64),
-                "a1": bed.allele_1.astype(str),
-                "a2": bed.allele_2.astype(str),
+                "chrom": reader.chromosome.astype(str),
+                "variant": reader.sid.astype(str),
+                "cm": reader.cm_position.astype(float),
+                "pos": reader.bp_position.astype(np.int64),
+                "a1": first if count_a1 else second,
+                "a2": second if count_a1 else first,
             }
         )
-    except InputError:
-        raise
     except Exception as exc:
         raise InputError(f"{prefix}.bed/.bim/.fam could not be opened: {exc}") from exc
-    return PlinkGenotypes(prefix, samples, variants, count_a1, bed)
+    if len(samples) != _count_lines(fam) or len(variants) != _count_lines(bim):
+        raise InputError(
+            f"{fam} or {bim} has malformed lines: bed-reader parsed {len(samples)} samples "
+            f"and {len(variants)} variants."
+        )
+    return PlinkGenotypes(prefix, bed, samples, variants, count_a1, reader)

@@ -1,0 +1,292 @@
+r"""Figures of a scan and of a heritability fit, written as PNG files.
+
+- :func:`manhattan`: :math:`-\log_{10} p` against genome position, chromosomes in
+  alternating shades, a genome-wide significance line; one panel per trait;
+- :func:`qq`: observed against expected :math:`-\log_{10} p` under the uniform null with
+  a 95 % band, and the genomic inflation factor
+  :math:`\lambda_{GC} = \operatorname{median}(\chi^2_1) / 0.4549` of each trait;
+- :func:`h2_profile`: the (restricted) log-likelihood along :math:`h^2`.
+
+matplotlib is imported when a figure is drawn (the ``plot`` extra); figures are drawn on
+the non-interactive Agg canvas without pyplot, so no window or global state is involved.
+Each file is written atomically.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .checkpoint import write_atomically
+from .errors import InputError
+
+#: Median of the χ² distribution with one degree of freedom.
+CHI2_MEDIAN = 0.454936423119572
+#: Resolution of the written images.
+DPI = 120
+#: Smallest p-value drawn when a table has no positive one.
+P_FLOOR = 1e-300
+#: Chromosome colours of the Manhattan plot (alternating) and trait colours of the QQ plot.
+SHADES = ("#1f4e79", "#7aa6d6")
+TRAIT_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+
+
+def _figure(width: float, height: float, rows: int = 1) -> tuple[Any, Any]:
+    """A figure on the Agg canvas and its axes (matplotlib imported here)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise InputError('plots need matplotlib: pip install "kinmix[plot]"') from exc
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(rows, 1, squeeze=False)[:, 0]
+    return figure, axes
+
+
+def _save(figure: Any, path: str | Path) -> Path:
+    path = Path(path)
+    try:
+        write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=DPI))
+    except OSError as exc:
+        raise InputError(f"cannot write the plot {path}: {exc}") from exc
+    return path
+
+
+def _check_table(table: pd.DataFrame, needed: tuple[str, ...]) -> pd.DataFrame:
+    absent = [name for name in needed if name not in table.columns]
+    if absent:
+        raise InputError(
+            f"the results table lacks the column(s) {absent} the plot needs; it has "
+            f"{list(table.columns)}."
+        )
+    table = table[np.isfinite(pd.to_numeric(table["pvalue"], errors="coerce"))]
+    if table.empty:
+        raise InputError("the results table has no finite p-value to plot.")
+    return table
+
+
+def _traits(table: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+    """(trait, rows) pairs in order of appearance, or one (None, table)."""
+    if "trait" not in table.columns:
+        return [(None, table)]
+    return [(str(name), rows) for name, rows in table.groupby("trait", sort=False)]
+
+
+def _chromosome_key(name: str) -> tuple[int, int, str]:
+    """Sort key: numbered chromosomes numerically, then the others (X, Y, MT) by name."""
+    digits = re.fullmatch(r"(?:chr)?(\d+)", name, flags=re.IGNORECASE)
+    return (0, int(digits.group(1)), "") if digits else (1, 0, name)
+
+
+def _minus_log10(p: np.ndarray) -> np.ndarray:
+    """:math:`-\\log_{10} p`, with p = 0 (an underflow) drawn at the smallest positive p."""
+    p = np.asarray(p, dtype=float)
+    positive = p[p > 0]
+    floor = positive.min() if positive.size else P_FLOOR
+    return -np.log10(np.clip(p, floor, 1.0))
+
+
+def manhattan(
+    table: pd.DataFrame,
+    path: str | Path,
+    *,
+    title: str | None = None,
+    threshold: float = 5e-8,
+) -> Path:
+    r"""Draw a Manhattan plot of a scan's p-values.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``chrom``, ``pos``, ``pvalue``, and optionally ``trait`` (one panel per
+        trait, in order of appearance). Rows with a missing p-value are skipped.
+    path : str or Path
+        PNG file to write.
+    title : str, optional
+        Title above the figure.
+    threshold : float
+        Genome-wide significance level, drawn as a dashed line at
+        :math:`-\log_{10}(\text{threshold})`.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    kinmix.InputError
+        If a column is missing, no p-value is finite, ``threshold`` is not in (0, 1),
+        matplotlib is absent, or the file cannot be written.
+    """
+    if not 0.0 < threshold < 1.0:
+        raise InputError(f"threshold must lie in (0, 1), got {threshold}.")
+    table = _check_table(table, ("chrom", "pos", "pvalue"))
+    chrom = table["chrom"].astype(str)
+    order = sorted(chrom.unique(), key=_chromosome_key)
+    spans = table.assign(chrom=chrom).groupby("chrom")["pos"].agg(["min", "max"]).loc[order]
+    lengths = (spans["max"] - spans["min"]).to_numpy(float)
+    gap = 0.02 * max(lengths.sum(), 1.0)
+    offsets = np.concatenate([[0.0], np.cumsum(lengths + gap)[:-1]]) - spans["min"].to_numpy()
+    offset_of = dict(zip(order, offsets, strict=True))
+    centres = offsets + spans["min"].to_numpy() + lengths / 2
+    line = -np.log10(threshold)
+
+    traits = _traits(table)
+    figure, axes = _figure(11.0, 1.0 + 2.6 * len(traits), rows=len(traits))
+    for axis, (trait, rows) in zip(axes, traits, strict=True):
+        rows_chrom = rows["chrom"].astype(str)
+        x = rows["pos"].to_numpy(float) + rows_chrom.map(offset_of).to_numpy(float)
+        y = _minus_log10(rows["pvalue"])
+        for k, name in enumerate(order):
+            on = (rows_chrom == name).to_numpy()
+            axis.plot(x[on], y[on], linestyle="none", marker="o", markersize=2.5,
+                      color=SHADES[k % 2], rasterized=True)
+        axis.axhline(line, color="#c0392b", linestyle="--", linewidth=1.2)
+        axis.set_xticks(centres, order, fontsize=8)
+        axis.set_xlim(-gap, offsets[-1] + spans["max"].iloc[-1] + gap)
+        axis.set_ylim(0, max(float(y.max()), line) * 1.08)
+        axis.set_ylabel(r"$-\log_{10}\,p$")
+        axis.spines[["top", "right"]].set_visible(False)
+        if trait is not None:
+            axis.set_title(trait, loc="left", fontsize=10)
+    axes[-1].set_xlabel("chromosome")
+    if title:
+        figure.suptitle(title)
+    return _save(figure, path)
+
+
+def genomic_inflation(pvalues: np.ndarray) -> float:
+    r""":math:`\lambda_{GC}`: median of the p-values' :math:`\chi^2_1` quantiles over 0.4549."""
+    from scipy.stats import chi2
+
+    p = np.asarray(pvalues, dtype=float)
+    p = p[np.isfinite(p)]
+    return float(np.median(chi2.isf(p, 1)) / CHI2_MEDIAN)
+
+
+def qq(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> Path:
+    r"""Draw a QQ plot of a scan's p-values with :math:`\lambda_{GC}` per trait.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Column ``pvalue`` and optionally ``trait`` (one colour per trait).
+    path : str or Path
+        PNG file to write.
+    title : str, optional
+        Title of the axes.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Notes
+    -----
+    For m p-values the i-th smallest is drawn against :math:`-\log_{10}((i - 1/2)/m)`; the
+    grey band is the 95 % interval of the i-th uniform order statistic,
+    :math:`\mathrm{Beta}(i, m - i + 1)`.
+
+    Raises
+    ------
+    kinmix.InputError
+        If ``pvalue`` is missing or has no finite value, matplotlib is absent, or the
+        file cannot be written.
+    """
+    from scipy.stats import beta
+
+    table = _check_table(table, ("pvalue",))
+    figure, axes = _figure(5.5, 5.5)
+    axis = axes[0]
+    largest = 0.0
+    for k, (trait, rows) in enumerate(_traits(table)):
+        p = np.sort(rows["pvalue"].to_numpy(float))
+        m = len(p)
+        rank = np.arange(1, m + 1)
+        expected = -np.log10((rank - 0.5) / m)
+        if k == 0:
+            axis.fill_between(expected, -np.log10(beta.ppf(0.975, rank, m - rank + 1)),
+                              -np.log10(beta.ppf(0.025, rank, m - rank + 1)),
+                              color="#dddddd", linewidth=0, label="95% null band")
+        inflation = genomic_inflation(p)
+        label = f"λGC = {inflation:.3f}" if trait is None else f"{trait}: λGC = {inflation:.3f}"
+        axis.plot(expected, _minus_log10(p), linestyle="none", marker="o", markersize=2.5,
+                  color=TRAIT_COLOURS[k % len(TRAIT_COLOURS)], label=label, rasterized=True,
+                  zorder=2)
+        largest = max(largest, float(expected.max()))
+    axis.plot([0, largest], [0, largest], color="black", linewidth=1, zorder=1.5)
+    axis.set_xlabel(r"expected $-\log_{10}\,p$")
+    axis.set_ylabel(r"observed $-\log_{10}\,p$")
+    axis.legend(loc="upper left", frameon=False, fontsize=9)
+    axis.spines[["top", "right"]].set_visible(False)
+    if title:
+        axis.set_title(title)
+    return _save(figure, path)
+
+
+def h2_profile(
+    h2: np.ndarray,
+    log_likelihood: np.ndarray,
+    path: str | Path,
+    *,
+    estimate: float | None = None,
+) -> Path:
+    r"""Draw the log-likelihood profile of the heritability.
+
+    Parameters
+    ----------
+    h2 : ndarray
+        Grid of heritabilities in [0, 1].
+    log_likelihood : ndarray
+        The (restricted) log-likelihood at each grid point.
+    path : str or Path
+        PNG file to write.
+    estimate : float, optional
+        The fitted :math:`\hat h^2`, marked by a vertical line; the dotted horizontal line
+        lies 1.92 (:math:`\chi^2_{1,0.95}/2`) below the profile's maximum, so the grid
+        points above it form an approximate 95 % likelihood interval.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    kinmix.InputError
+        If the arrays differ in length, have fewer than two finite points, or ``h2`` lies
+        outside [0, 1]; if matplotlib is absent or the file cannot be written.
+    """
+    h2 = np.asarray(h2, dtype=float).ravel()
+    log_likelihood = np.asarray(log_likelihood, dtype=float).ravel()
+    if h2.shape != log_likelihood.shape:
+        raise InputError(
+            f"h2 has {h2.size} points but log_likelihood has {log_likelihood.size}."
+        )
+    finite = np.isfinite(h2) & np.isfinite(log_likelihood)
+    if finite.sum() < 2:
+        raise InputError("the h2 profile needs at least two finite points.")
+    if h2[finite].min() < 0 or h2[finite].max() > 1:
+        raise InputError("h2 grid values must lie in [0, 1].")
+    order = np.argsort(h2[finite])
+    x, y = h2[finite][order], log_likelihood[finite][order]
+    figure, axes = _figure(6.0, 4.0)
+    axis = axes[0]
+    axis.plot(x, y, color=TRAIT_COLOURS[0], linewidth=1.5)
+    axis.axhline(y.max() - 1.92, color="grey", linestyle=":", linewidth=1,
+                 label="max − 1.92 (95% interval)")
+    if estimate is not None:
+        axis.axvline(estimate, color="#c0392b", linestyle="--", linewidth=1.2,
+                     label=f"ĥ² = {estimate:.3f}")
+    axis.set_xlim(0, 1)
+    axis.set_xlabel(r"$h^2$")
+    axis.set_ylabel("log-likelihood")
+    axis.legend(loc="best", frameon=False, fontsize=9)
+    axis.spines[["top", "right"]].set_visible(False)
+    return _save(figure, path)

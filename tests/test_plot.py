@@ -1,0 +1,101 @@
+"""Manhattan, QQ and h² profile plots: valid PNG files of the expected size and content."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import chi2
+
+from kinmix import InputError
+from kinmix.plot import genomic_inflation, h2_profile, manhattan, qq
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def scan_table(seed=0, traits=None):
+    rng = np.random.default_rng(seed)
+    chrom = np.repeat(["1", "2", "10", "X"], 500)
+    pos = np.tile(np.arange(1, 501) * 1000, 4)
+    pvalue = rng.uniform(size=2000)
+    pvalue[700:705] = [1e-12, 1e-9, 1e-10, 1e-20, 0.0]  # a peak on chromosome 2, one p = 0
+    pvalue[42] = np.nan
+    table = pd.DataFrame({"chrom": chrom, "pos": pos, "pvalue": pvalue})
+    if traits:
+        table = pd.concat(
+            [scan_table(seed + k).assign(trait=name) for k, name in enumerate(traits)],
+            ignore_index=True,
+        )
+    return table
+
+
+def image(path):
+    from matplotlib.image import imread
+
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    return imread(path)
+
+
+def has_colour(pixels, rgb, tolerance=0.06):
+    return bool(np.any(np.all(np.abs(pixels[..., :3] - np.array(rgb)) < tolerance, axis=-1)))
+
+
+def has_red(pixels):
+    """Pixels of the significance / estimate line (#c0392b, blended by antialiasing)."""
+    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    return int(np.sum((red > 0.7) & (green < 0.45) & (blue < 0.4)))
+
+
+def test_manhattan__png_of_expected_size_with_threshold_line(tmp_path):
+    out = manhattan(scan_table(), tmp_path / "manhattan.png", title="demo")
+    assert out == tmp_path / "manhattan.png"
+    pixels = image(out)
+    assert pixels.shape[:2] == (432, 1320)  # 11 × 3.6 inches at 120 dpi
+    assert has_red(pixels) > 300  # the dashed significance line spans the width
+    assert has_colour(pixels, (0x1F / 255, 0x4E / 255, 0x79 / 255))  # chromosome shades
+    assert has_colour(pixels, (0x7A / 255, 0xA6 / 255, 0xD6 / 255))
+    assert [p.name for p in tmp_path.iterdir()] == ["manhattan.png"]
+
+
+def test_manhattan__one_panel_per_trait(tmp_path):
+    pixels = image(manhattan(scan_table(traits=["ldl", "hdl", "tg"]), tmp_path / "m.png"))
+    assert pixels.shape[:2] == (1056, 1320)  # 11 × (1 + 3 × 2.6) inches
+
+
+def test_qq__png_and_lambda(tmp_path):
+    pixels = image(qq(scan_table(traits=["a", "b"]), tmp_path / "qq.png", title="QQ"))
+    assert pixels.shape[:2] == (660, 660)
+    assert has_colour(pixels, (0x1F / 255, 0x77 / 255, 0xB4 / 255))  # first trait
+    assert has_colour(pixels, (0xD6 / 255, 0x27 / 255, 0x28 / 255))  # second trait
+    rng = np.random.default_rng(1)
+    assert abs(genomic_inflation(rng.uniform(size=20001)) - 1) < 0.05
+    statistics = 1.3 * chi2.isf(rng.uniform(size=20001), 1)  # inflated by 1.3
+    assert genomic_inflation(chi2.sf(statistics, 1)) == pytest.approx(
+        np.median(statistics) / 0.454936423119572)
+    assert abs(genomic_inflation(chi2.sf(statistics, 1)) - 1.3) < 0.06
+
+
+def test_h2_profile__png(tmp_path):
+    grid = np.linspace(0, 1, 51)
+    loglik = -50 * (grid - 0.4) ** 2
+    pixels = image(h2_profile(grid, loglik, tmp_path / "h2.png", estimate=0.4))
+    assert pixels.shape[:2] == (480, 720)
+    assert has_red(pixels) > 100  # the estimate line spans the height
+
+
+def test_plots__errors(tmp_path):
+    table = scan_table()
+    with pytest.raises(InputError, match=r"lacks the column\(s\) \['pos'\]"):
+        manhattan(table.drop(columns="pos"), tmp_path / "m.png")
+    with pytest.raises(InputError, match="no finite p-value to plot"):
+        qq(table.assign(pvalue=np.nan), tmp_path / "q.png")
+    with pytest.raises(InputError, match=r"threshold must lie in \(0, 1\)"):
+        manhattan(table, tmp_path / "m.png", threshold=0)
+    with pytest.raises(InputError, match="h2 has 3 points but log_likelihood has 2"):
+        h2_profile(np.zeros(3), np.zeros(2), tmp_path / "h.png")
+    with pytest.raises(InputError, match="at least two finite points"):
+        h2_profile(np.array([0.1, np.nan]), np.zeros(2), tmp_path / "h.png")
+    with pytest.raises(InputError, match=r"must lie in \[0, 1\]"):
+        h2_profile(np.array([0.1, 1.5]), np.zeros(2), tmp_path / "h.png")
+    with pytest.raises(InputError, match="cannot write the plot"):
+        qq(table, tmp_path / "absent" / "q.png")

@@ -1,0 +1,156 @@
+"""Simulated cohorts: structure (populations, families, LD), traits, files that read back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kinmix import InputError
+from kinmix.simulate import simulate_cohort, write_cohort
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return simulate_cohort(samples=600, variants=2000, chromosomes=4, seed=7, h2=0.6, causal=10)
+
+
+def test_simulate__shapes_columns_and_reproducibility(cohort):
+    assert cohort.dosages.shape == (600, 2000) and cohort.dosages.dtype == np.float64
+    assert list(cohort.samples.columns) == ["fid", "iid", "population", "family"]
+    assert list(cohort.variants.columns) == ["chrom", "variant", "pos", "a1", "a2", "causal"]
+    assert list(cohort.phenotypes.columns) == ["continuous", "binary", "count"]
+    assert list(cohort.covariates.columns) == ["age", "sex", "site"]
+    assert cohort.variants["causal"].sum() == 10 and cohort.h2 == 0.6
+    assert (cohort.variants.groupby("chrom").size() == 500).all()
+    increasing = cohort.variants.groupby("chrom")["pos"].apply(lambda p: p.is_monotonic_increasing)
+    assert increasing.all()
+    assert (cohort.variants["a1"] != cohort.variants["a2"]).all()
+    assert set(np.unique(cohort.dosages[~np.isnan(cohort.dosages)])) == {0.0, 1.0, 2.0}
+    assert 0.001 < np.isnan(cohort.dosages).mean() < 0.003
+    assert cohort.samples["iid"].is_unique
+    assert set(cohort.covariates["site"]) == {"east", "north", "south"}
+    assert set(cohort.phenotypes["binary"].dropna()) == {0.0, 1.0}
+    assert 0.25 < cohort.phenotypes["binary"].mean() < 0.35
+    missing = cohort.phenotypes.isna()
+    assert 0 < missing.sum().min() and missing.mean().max() < 0.03
+    again = simulate_cohort(samples=600, variants=2000, chromosomes=4, seed=7, h2=0.6, causal=10)
+    np.testing.assert_array_equal(again.dosages, cohort.dosages)
+    pd.testing.assert_frame_equal(again.phenotypes, cohort.phenotypes)
+    other = simulate_cohort(samples=600, variants=2000, chromosomes=4, seed=8, h2=0.6, causal=10)
+    assert not np.array_equal(other.dosages, cohort.dosages, equal_nan=True)
+
+
+def frequency(dosages):
+    return np.nanmean(dosages, axis=0) / 2
+
+
+def test_simulate__populations_differ_in_allele_frequency(cohort):
+    population = cohort.samples["population"].to_numpy()
+    assert set(population) == {"pop1", "pop2"}
+    first, second = cohort.dosages[population == "pop1"], cohort.dosages[population == "pop2"]
+    between = np.mean(np.abs(frequency(first) - frequency(second)))
+    halves = np.mean(np.abs(frequency(first[::2]) - frequency(first[1::2])))
+    assert between > 0.12  # F_ST = 0.1 gives E|p1 - p2| ≈ 0.16 here
+    assert between > 3 * halves
+
+
+def ibs(a, b):
+    """Mean identity by state of two dosage vectors, and the fraction sharing no allele."""
+    ok = ~(np.isnan(a) | np.isnan(b))
+    difference = np.abs(a[ok] - b[ok])
+    return 1 - difference.mean() / 2, np.mean(difference == 2)
+
+
+def test_simulate__relatives_share_more_than_unrelated(cohort):
+    samples = cohort.samples
+    families = samples[samples["family"] != ""].groupby("family").groups  # row labels
+    assert len(families) == 50 and all(len(members) == 4 for members in families.values())
+    parent_child, siblings, unrelated = [], [], []
+    unrelated_rows = np.flatnonzero(samples["family"] == "")
+    for members in list(families.values())[:20]:
+        father, mother, child, sibling = members
+        assert samples["population"].iloc[father] == samples["population"].iloc[child]
+        for parent in (father, mother):
+            share, ibs0 = ibs(cohort.dosages[parent], cohort.dosages[child])
+            assert ibs0 == 0.0  # a child carries one allele of each parent at every variant
+            parent_child.append(share)
+        siblings.append(ibs(cohort.dosages[child], cohort.dosages[sibling])[0])
+        unrelated.append(ibs(cohort.dosages[father], cohort.dosages[mother])[0])
+    for i, j in zip(unrelated_rows[:20], unrelated_rows[20:40], strict=True):
+        if samples["population"].iloc[i] == samples["population"].iloc[j]:
+            unrelated.append(ibs(cohort.dosages[i], cohort.dosages[j])[0])
+    assert np.mean(parent_child) > np.mean(unrelated) + 0.05
+    assert np.mean(siblings) > np.mean(unrelated) + 0.05
+
+
+def test_simulate__linkage_disequilibrium_decays_with_distance(cohort):
+    x = cohort.dosages[:, :500]  # chromosome 1
+    x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
+    r = np.corrcoef(x.T)
+
+    def mean_r2(lag):
+        return np.mean(np.diag(r, lag) ** 2)
+
+    near, middle, far = mean_r2(1), mean_r2(10), mean_r2(200)
+    assert near > 0.15 and near > 2 * middle and middle > far and far < 0.02
+
+
+def test_simulate__heritability_close_to_the_requested_one(cohort):
+    covariates = pd.get_dummies(cohort.covariates, columns=["site"], drop_first=True, dtype=float)
+    y = cohort.phenotypes["continuous"].to_numpy()
+    keep = ~np.isnan(y)
+    design = np.column_stack([np.ones(keep.sum()), covariates.to_numpy(float)[keep]])
+    residual = y[keep] - design @ np.linalg.lstsq(design, y[keep], rcond=None)[0]
+    causal = cohort.dosages[np.ix_(keep, cohort.variants["causal"].to_numpy())]
+    causal = np.where(np.isnan(causal), np.nanmean(causal, axis=0), causal)
+    fit = np.column_stack([np.ones(keep.sum()), causal])
+    explained = residual - fit @ np.linalg.lstsq(fit, residual, rcond=None)[0]
+    r2 = 1 - explained.var() / residual.var()
+    assert abs(r2 - 0.6) < 0.1, r2
+    null = simulate_cohort(samples=600, variants=200, chromosomes=2, seed=3, h2=0.0, causal=5)
+    assert null.phenotypes["continuous"].notna().sum() > 580
+
+
+def test_write_cohort__files_read_back(cohort, tmp_path):
+    from kinmix.io.genotypes import open_genotypes
+    from kinmix.io.tables import read_sample_table
+
+    paths = write_cohort(cohort, tmp_path / "sub" / "cohort")
+    assert paths["bed"] == tmp_path / "sub" / "cohort.bed"
+    assert all(path.is_file() for key, path in paths.items() if key != "bfile")
+    genotypes = open_genotypes(bfile=paths["bfile"])
+    np.testing.assert_array_equal(genotypes.read(), cohort.dosages)
+    pd.testing.assert_frame_equal(
+        genotypes.variants[["chrom", "variant", "pos", "a1", "a2"]],
+        cohort.variants[["chrom", "variant", "pos", "a1", "a2"]],
+    )
+    pd.testing.assert_frame_equal(genotypes.samples, cohort.samples[["fid", "iid"]])
+    phenotypes = read_sample_table(paths["pheno"], kind="phenotype")
+    pd.testing.assert_frame_equal(phenotypes, cohort.phenotypes, atol=1e-5)
+    covariates = read_sample_table(paths["covar"], kind="covariate", categorical=["site"])
+    assert list(covariates.columns) == ["age", "sex", "site=north", "site=south"]
+    np.testing.assert_array_equal(covariates["site=south"], cohort.covariates["site"] == "south")
+    np.testing.assert_array_equal(covariates["age"], cohort.covariates["age"])
+    fam = pd.read_csv(paths["fam"], sep=" ", header=None, dtype=str)
+    family = cohort.samples.index[cohort.samples["family"] == "fam00001"]
+    assert fam.iloc[family[2], 2] == cohort.samples["iid"].iloc[family[0]]  # child's father
+    assert fam.iloc[family[2], 3] == cohort.samples["iid"].iloc[family[1]]
+
+
+def test_simulate__argument_errors(tmp_path):
+    with pytest.raises(InputError, match="samples must be at least 4"):
+        simulate_cohort(samples=3, variants=10)
+    with pytest.raises(InputError, match="got 5 variants on 10 chromosomes"):
+        simulate_cohort(samples=10, variants=5)
+    with pytest.raises(InputError, match="populations must be at least 1"):
+        simulate_cohort(samples=10, variants=20, populations=0)
+    with pytest.raises(InputError, match=r"h2 must lie in \[0, 1\)"):
+        simulate_cohort(samples=10, variants=20, h2=1.0)
+    with pytest.raises(InputError, match=r"causal must lie in \[1, variants=20\]"):
+        simulate_cohort(samples=10, variants=20, causal=21)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    small = simulate_cohort(samples=8, variants=20, chromosomes=2, causal=2)
+    with pytest.raises(InputError, match="cannot create the folder of"):
+        write_cohort(small, blocker / "cohort")
