@@ -35,7 +35,7 @@ def matfree_scan(
     refine_pvalue: float = 1e-6,
     max_refine: int | None = 1000,
     tol: Mapping[str, float] | None = None,
-    maxiter: int = 500,
+    maxiter: int | Mapping[str, int] = 500,
     precision: str = "float32",
     block_size: int = 1024,
     seed: int = 0,
@@ -82,8 +82,9 @@ def matfree_scan(
         Cap on refined variants (the smallest p-values first); None for no cap.
     tol : mapping, optional
         Relative residual tolerance per CG stage; defaults :data:`TOLERANCES`.
-    maxiter : int
-        Iteration cap of every CG solve; reaching it raises
+    maxiter : int or mapping
+        Iteration cap of every CG solve, or per stage (``{"refine": 1000}``, others 500);
+        reaching it raises
         :class:`~kinmix.matfree.cg.CGConvergenceError` (a :class:`kinmix.FitError`).
     precision : {"float32", "float64"}
         GEMM precision of the REML and LOCO stages (refine is always float64).
@@ -105,6 +106,10 @@ def matfree_scan(
     unknown = set(stages) - set(TOLERANCES)
     if unknown:
         raise InputError(f"tol has unknown stage(s) {sorted(unknown)}; use {list(TOLERANCES)}.")
+    caps = dict.fromkeys(TOLERANCES, 500)
+    caps.update(maxiter if isinstance(maxiter, Mapping) else dict.fromkeys(TOLERANCES, maxiter))
+    if set(caps) != set(TOLERANCES):
+        raise InputError(f"maxiter has unknown stage(s); use {list(TOLERANCES)}.")
     if loco_delta not in ("chunk", "global"):
         raise InputError(f"loco_delta must be 'chunk' or 'global'; got {loco_delta!r}.")
     info = getattr(genotypes, "variants", None)
@@ -126,12 +131,12 @@ def matfree_scan(
     rng = np.random.default_rng(seed)
     groups = np.arange(len(op.groups))
     deltas, reml = _deltas(op, yv, Xm, groups, delta, loco_delta, mc_samples, rng, stages,
-                           maxiter)
+                           caps["reml"])
     testable = np.flatnonzero(op.inv_sd > 0)
     ncal = min(calibration_variants, testable.size)
     calibration = np.sort(rng.choice(testable, size=ncal, replace=False))
     proj, cal, loco, spread = calibrate(
-        op, yv, Xm, groups, deltas, calibration, tol=stages["loco"], maxiter=maxiter
+        op, yv, Xm, groups, deltas, calibration, tol=stages["loco"], maxiter=caps["loco"]
     )
     logger.info("calibration constant %.4f (jackknife SE %.4f)", cal.constant, cal.standard_error)
     result = scan_blocks(
@@ -144,7 +149,7 @@ def matfree_scan(
         targets = targets[:max_refine]
     refined = refine(
         op, yv, Xm, np.sort(targets), dict(enumerate(deltas)), tol=stages["refine"],
-        maxiter=maxiter,
+        maxiter=caps["refine"],
     )
     iterations = {"reml": reml.iterations if reml else [], "loco": loco.iterations}
     if refined is not None:
