@@ -291,7 +291,7 @@ class GenotypeGRM:
         import dask
         import dask.array as da
 
-        Vd = V.to_delayed().ravel()[0]
+        Vd = V.rechunk(V.shape).to_delayed().ravel()[0]
         chunks = self.codes.to_delayed().ravel()
         task = dask.delayed(_block_product, pure=True)
         parts = []
