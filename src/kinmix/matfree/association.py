@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import chi2 as chi2_distribution
 
+from ._arrays import backend, concat, fetch
 from .gls import Batch, project, solve_batch
 from .operator import GenotypeGRM
 
@@ -133,8 +134,8 @@ def calibrate(
     B, result = solve_batch(
         op, batch, batch.columns(y, X, extra), deltas, stage="loco", tol=tol, maxiter=maxiter
     )
-    proj = project(batch, B, result.solution, _backend(op))
-    norms = _fetch(op, [(proj.Py * proj.Py).sum(axis=0)])[0]
+    proj = project(batch, B, result.solution, backend(op))
+    norms = fetch(op, [(proj.Py * proj.Py).sum(axis=0)])[0]
     spread = norms / proj.rss0
     XtX_inv = np.linalg.inv(X.T @ X)
     proxies, order = [], []
@@ -171,7 +172,7 @@ def scan_blocks(
     for b in op.blocks:
         k = group_column[b.group]
         vectors = Py[:, k : k + 1]
-        vectors = _concat(op, [vectors, X])
+        vectors = concat(op, [vectors, X])
         codes = op.codes[:, b.start : b.stop]
         if op.distributed:
             import dask
@@ -233,7 +234,7 @@ def refine(
         op, batch, batch.columns(y, X, extra), np.array([deltas[g] for g in groups]),
         stage="refine", tol=tol, maxiter=maxiter, precision=np.float64,
     )
-    proj = project(batch, B, result.solution, _backend(op))
+    proj = project(batch, B, result.solution, backend(op))
     rss0 = np.repeat(proj.rss0, [idx.size for idx in per_group])
     stats = statistics(proj.ePy, proj.ePe, rss0, op.n)
     return np.concatenate(per_group), stats, result
@@ -253,25 +254,3 @@ def _dosages(op: GenotypeGRM, stored: np.ndarray) -> np.ndarray:
     if op.distributed and stored.size:
         codes = codes.compute()
     return decode_dosages(np.asarray(codes), op.mean[stored])
-
-
-def _backend(op: GenotypeGRM):
-    from .cg import DaskBackend, NumpyBackend
-
-    return DaskBackend() if op.distributed else NumpyBackend()
-
-
-def _concat(op: GenotypeGRM, parts: list):
-    if op.distributed:
-        import dask.array as da
-
-        return da.concatenate(parts, axis=1)
-    return np.concatenate(parts, axis=1)
-
-
-def _fetch(op: GenotypeGRM, arrays: list) -> list[np.ndarray]:
-    if op.distributed:
-        import dask
-
-        return [np.asarray(a) for a in dask.compute(*arrays)]
-    return [np.asarray(a) for a in arrays]

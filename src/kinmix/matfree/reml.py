@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BoundaryWarning, FitError
+from ._arrays import backend, concat, fetch
 from .gls import Batch, project, solve_batch
 from .operator import GenotypeGRM
 
@@ -117,12 +118,12 @@ def mc_reml(
         B = sub.columns(y, X, extra)
         B, result = solve_batch(op, sub, B, delta, stage="reml", tol=tol, maxiter=maxiter)
         iterations.append(result.iterations)
-        proj = project(sub, B, result.solution, _backend(op))
+        proj = project(sub, B, result.solution, backend(op))
         # Quadratic forms with K_{-c}: one more operator pass on [Py, Pe].
-        vectors = _concat(op, [proj.Py, proj.Pe])
+        vectors = concat(op, [proj.Py, proj.Pe])
         kgroups = np.concatenate([sub.groups, np.repeat(sub.groups, samples)])
         KP = op.product(vectors, kgroups)
-        quad = _fetch(op, [(vectors * KP).sum(axis=0), (vectors * vectors).sum(axis=0)])
+        quad = fetch(op, [(vectors * KP).sum(axis=0), (vectors * vectors).sum(axis=0)])
         pkp, pp = quad
         data = np.log(pkp[: which.size] / pp[: which.size])
         sims = pkp[which.size :].reshape(which.size, samples).sum(axis=1)
@@ -170,25 +171,3 @@ def mc_reml(
             stacklevel=3,
         )
     return RemlFit(delta, steps, iterations, samples)
-
-
-def _backend(op: GenotypeGRM):
-    from .cg import DaskBackend, NumpyBackend
-
-    return DaskBackend() if op.distributed else NumpyBackend()
-
-
-def _concat(op: GenotypeGRM, parts: list):
-    if op.distributed:
-        import dask.array as da
-
-        return da.concatenate(parts, axis=1)
-    return np.concatenate(parts, axis=1)
-
-
-def _fetch(op: GenotypeGRM, arrays: list) -> list[np.ndarray]:
-    if op.distributed:
-        import dask
-
-        return [np.asarray(a) for a in dask.compute(*arrays)]
-    return [np.asarray(a) for a in arrays]
