@@ -22,6 +22,16 @@ only result sent back to the client is the 3×C array of reductions. A column st
 :math:`\|r_k\|/\|b_k\| \le` ``tol``; the others go on without it (its operator columns are
 skipped). Reaching ``maxiter`` raises :class:`CGConvergenceError` naming the stage and the
 residual reached: no statistic is ever computed from an unconverged solve.
+
+*Preconditioning.* ``precondition`` accepts any symmetric positive definite
+:math:`M^{-1}`. Deflation by the top principal components of K,
+:math:`M^{-1} = U\,\mathrm{diag}(1/((1-\delta)s_i+\delta))U^\top
++ (I-UU^\top)/((1-\delta)\bar s+\delta)` with :math:`\bar s` the mean remaining
+eigenvalue, was measured on a cohort of 2,000 people (250 families of 4) × 5,000 variants
+at δ = 0.5: 15 → 14 iterations with 20 PCs (−7 %, below the 30 % needed to keep it),
+while computing the PCs took more operator passes than it saved. Without population
+structure the spectrum of K has no few dominant eigenvalues to deflate (each family adds
+one), so the scan uses no preconditioner.
 """
 
 from __future__ import annotations
