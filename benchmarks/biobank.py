@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT / "tests" / "matfree"))
 sys.path.insert(0, str(ROOT / "validation"))
 
 from _cohort import simulate  # noqa: E402
-from bolt_lmm import run_bolt, write_plink  # noqa: E402
 
+from bolt_lmm import run_bolt, write_plink  # noqa: E402
 from kinmix.io import read_plink  # noqa: E402
 from kinmix.matfree import matfree_scan  # noqa: E402
 

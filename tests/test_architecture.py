@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("kinmix.distributed",),
     ("kinmix.lmm", "kinmix.glmm", "kinmix.gp", "kinmix.ggp"),
     ("kinmix.grm",),
+    ("kinmix.matfree",),
     ("kinmix.gwas", "kinmix.workflow"),
     ("kinmix.plot",),
     ("kinmix.cli",),
