@@ -112,6 +112,42 @@ def test_scan__two_traits_f_test_without_loco(cohort, tmp_path, capsys):
     assert summary["options"]["test"] == "f" and summary["options"]["loco"] is False
 
 
+@pytest.mark.parametrize("joint", ["any", "common"])
+def test_scan__joint_multi_trait_test_equals_joint_scan(cohort, tmp_path, joint):
+    from kinmix.grm import grm
+    from kinmix.linalg import economic_qs
+    from kinmix.lmm import joint_scan
+
+    out = tmp_path / "joint"
+    args = ["scan", "--bfile", str(cohort.prefix), "--pheno", str(cohort.pheno_path)]
+    args += ["--pheno-name", "a,b", "--covar", str(cohort.covar_path), "--covar-name", "age"]
+    args += ["--no-loco", "--joint", joint, "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    table = pd.read_parquet(out / "results.parquet")
+    assert len(table) == 120 and "trait" not in table.columns
+    assert {"chi2", "dof", "pvalue", "beta_a", "beta_b", "se_a", "se_b"} <= set(table.columns)
+    # by hand: the samples observing both traits, the kinship of every variant
+    both = cohort.phenotypes[["a", "b"]].notna().all(axis=1).to_numpy()
+    G = cohort.dosages[both]
+    G = np.where(np.isnan(G), np.nanmean(G, axis=0), G)
+    X = np.column_stack([np.ones(both.sum()), cohort.covariates["age"].to_numpy()[both]])
+    QS = economic_qs(grm(cohort.dosages)[np.ix_(both, both)])
+    by_hand = joint_scan(G, cohort.phenotypes.loc[both, ["a", "b"]], X, QS, test=joint)
+    # both fit the null covariances to L-BFGS-B's tolerance from slightly different rounding
+    for column in ["chi2", "pvalue", "beta_a", "se_b"]:
+        np.testing.assert_allclose(table[column], by_hand[column], rtol=1e-4, atol=1e-8)
+    assert (table["dof"] == (2 if joint == "any" else 1)).all()
+    observed = (~np.isnan(cohort.dosages[both])).sum(axis=0)  # n: observed dosages
+    np.testing.assert_array_equal(table["n"], observed)
+
+
+def test_scan__joint_needs_two_traits(cohort, tmp_path, capsys):
+    out = tmp_path / "joint1"
+    args = ["scan", "--bfile", str(cohort.prefix), "--pheno", str(cohort.pheno_path)]
+    args += ["--pheno-name", "a", "--joint", "any", "--out", str(out)]
+    _fails_cleanly(args, out, capsys, "needs at least two phenotypes")
+
+
 def test_h2__reports_gemmas_pve_and_its_se(cohort, tmp_path):
     from scipy import linalg
 

@@ -146,6 +146,12 @@ def _scan_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--trials", metavar="COL", help="phenotype column of binomial trials")
     group.add_argument("--condition", metavar="V1,V2", help="variants added as covariates")
     group.add_argument("--interaction", metavar="COL", help="covariate column E of a g×E scan")
+    group.add_argument(
+        "--joint",
+        choices=("any", "common"),
+        help="test the --pheno-name traits jointly with the multi-trait model (Kron2Sum): "
+        "any: an effect per trait (p d.o.f.); common: one shared effect (1 d.o.f.)",
+    )
     group.add_argument("--chunk-size", type=int, metavar="N", help="variants per block read")
     group.add_argument("--top", type=int, default=10, metavar="N", help="top hits reported")
 
@@ -400,6 +406,7 @@ def _run_scan(args: argparse.Namespace, out: Path, started: float) -> int:
         condition=tuple(_names(args.condition) or ()),
         interaction=args.interaction,
         trials=args.trials,
+        joint=args.joint,
     )
     n, m = genotypes.shape
     log.info("genotypes %s: %d samples, %d variants", genotypes.path, n, m)

@@ -36,6 +36,8 @@ log = logging.getLogger("kinmix")
 TESTS = ("lrt", "wald", "f", "score")
 NULLS = ("reml", "ml")
 TRAIT_TYPES = ("continuous", "binary", "count", "binomial")
+#: Multi-trait tests: an effect per trait (p d.o.f.) or one shared by all traits (1 d.o.f.).
+JOINT_TESTS = ("any", "common")
 #: Likelihood of the GLMM null of each non-normal trait type.
 _LIKELIHOODS = {"binary": "bernoulli", "count": "poisson", "binomial": "binomial"}
 #: Float64 entries of one block of dosages (128 MiB) when no chunk size is given.
@@ -172,7 +174,9 @@ class ScanOptions:
     then the scan on its sites); ``grm_kind``, ``maf``, ``max_missing``: how the kinship is
     built and which variants enter it; ``chunk_size``: variants per block read;
     ``condition``: variant IDs added as covariates; ``interaction``: covariate column E of
-    a g×E scan; ``trials``: phenotype column of binomial trial counts.
+    a g×E scan; ``trials``: phenotype column of binomial trial counts; ``joint``: test the
+    traits jointly with the multi-trait model :class:`kinmix.lmm.Kron2Sum` (``any``: an
+    effect per trait; ``common``: one shared effect), on the samples observing every trait.
     """
 
     loco: bool = True
@@ -187,6 +191,7 @@ class ScanOptions:
     condition: tuple[str, ...] = ()
     interaction: str | None = None
     trials: str | None = None
+    joint: str | None = None
 
     def __post_init__(self) -> None:
         for name, allowed in (("null", NULLS), ("test", TESTS), ("trait_type", TRAIT_TYPES)):
@@ -206,6 +211,22 @@ class ScanOptions:
             raise InputError("--refit-delta needs a continuous trait (--trait-type).")
         if self.refit_delta and self.test == "score":
             raise InputError("the score test is computed at the null δ: drop --refit-delta.")
+        if self.joint is not None:
+            if self.joint not in JOINT_TESTS:
+                raise InputError(
+                    f"joint must be one of {', '.join(JOINT_TESTS)}; got {self.joint!r}."
+                )
+            if (
+                self.trait_type != "continuous"
+                or self.interaction is not None
+                or self.refit_delta
+                or self.test != "lrt"
+            ):
+                raise InputError(
+                    "the multi-trait test (--joint) is a likelihood-ratio test of continuous "
+                    "traits at the null covariances: drop --trait-type, --interaction, "
+                    "--test and --refit-delta."
+                )
         if self.interaction is not None and (self.test != "lrt" or self.refit_delta):
             raise InputError("interaction scans use the likelihood-ratio test at the null δ.")
 
@@ -368,7 +389,7 @@ def scan_files(
             C = _conditioning(timed, options.condition, rows)
             X = np.column_stack([X, C])
             covariate_names += [f"condition:{v}" for v in options.condition]
-    groups = _groups(Y, traits)
+    groups = _joint_group(Y, traits) if options.joint else _groups(Y, traits)
     report = dict(alignment.report)
     report["traits"] = {t: int(np.isfinite(Y[:, j]).sum()) for j, t in enumerate(traits)}
     if not groups:
@@ -455,21 +476,28 @@ def scan_files(
             current[0] = "null fits"
             with clock.step("null fits"):
                 h2_rows += _heritability(Y, X, group, QS, c, options)
+                joint = _joint_null(Y, X, group, QS) if options.joint else None
             current[0] = "scan"
             with clock.step("scan"):
                 for start, block in _offsets(blocks()):
-                    part = _scan_block(block, Y, X, E, group, QS, options, trials)
+                    if joint is None:
+                        part = _scan_block(block, Y, X, E, group, QS, options, trials)
+                        per_variant = len(group.traits)
+                    else:
+                        part = _joint_block(block, joint, group, options.joint)
+                        per_variant = 1
                     part.insert(
                         0,
                         "_index",
-                        np.repeat(index[start : start + block.shape[1]], len(group.traits)),
+                        np.repeat(index[start : start + block.shape[1]], per_variant),
                     )
                     tables.append(part)
                     if tick and group is groups[-1]:
                         tick(block.shape[1])
         del decompositions
     with clock.step("assemble"):
-        table = _assemble(tables, genotypes.variants, traits)
+        labels = [f"joint:{options.joint}"] if options.joint else traits
+        table = _assemble(tables, genotypes.variants, labels)
     report["covariates"] = covariate_names
     return FileScan(
         table=table,
@@ -544,6 +572,44 @@ def _groups(Y: np.ndarray, traits: list[str]) -> list[_Group]:
         _Group([traits[j] for j in columns], columns, np.flatnonzero(observed[:, columns[0]]))
         for columns in patterns.values()
     ]
+
+
+def _joint_group(Y: np.ndarray, traits: list[str]) -> list[_Group]:
+    """All traits as one group, on the samples that observe every one of them."""
+    if len(traits) < 2:
+        raise InputError("the multi-trait test (--joint) needs at least two phenotypes.")
+    rows = np.flatnonzero(np.isfinite(Y).all(axis=1))
+    if rows.shape[0] <= len(traits) + 1:
+        raise InputError(
+            f"only {rows.shape[0]} samples observe all of {', '.join(traits)}: too few for "
+            "the multi-trait test (--joint)."
+        )
+    return [_Group(list(traits), list(range(len(traits))), rows)]
+
+
+def _joint_null(Y: np.ndarray, X: np.ndarray, group: _Group, QS: Any) -> Any:
+    """The multi-trait null (Kron2Sum, ML, full-rank trait covariances) and its scanner."""
+    from .lmm import joint_null
+
+    return joint_null(Y[np.ix_(group.rows, group.columns)], X[group.rows], QS)
+
+
+def _joint_block(block: np.ndarray, scanner: Any, group: _Group, test: str) -> pd.DataFrame:
+    """One block's rows of the multi-trait test (mean-imputed dosages)."""
+    from .lmm import joint_table
+
+    G, nobs, means = _mean_imputed(block[group.rows])
+    table = joint_table(scanner, G, test=test, traits=group.traits).reset_index(drop=True)
+    table.insert(0, "af", means / 2)
+    table["n"] = nobs
+    return table
+
+
+def _mean_imputed(G: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dosages with missing values replaced by their variant's mean; counts and means."""
+    nobs = (~np.isnan(G)).sum(axis=0)
+    means = np.where(nobs > 0, np.nansum(G, axis=0) / np.maximum(nobs, 1), np.nan)
+    return np.where(np.isnan(G), means, G), nobs, means
 
 
 def _kinship_source(
@@ -693,9 +759,7 @@ def _scan_glmm(
     from .glmm import GLMMExpFam, GLMMNormal
 
     n, m = G.shape
-    nobs = (~np.isnan(G)).sum(axis=0)
-    means = np.where(nobs > 0, np.nansum(G, axis=0) / np.maximum(nobs, 1), np.nan)
-    G = np.where(np.isnan(G), means, G)
+    G, nobs, means = _mean_imputed(G)
     frames = []
     for trait, j in zip(group.traits, group.columns, strict=True):
         y = Y[group.rows, j]

@@ -341,15 +341,46 @@ def joint_scan(
     traits = [str(t) for t in Y.columns] if isinstance(Y, pd.DataFrame) else None
     labels = list(G.columns) if variants is None and isinstance(G, pd.DataFrame) else variants
     Y = as_matrix(Y, "Y")
+    traits = traits or [f"trait{j}" for j in range(Y.shape[1])]
+    scanner = joint_null(Y, X, QS_or_G, rank=rank)
+    return joint_table(
+        scanner, G, test=test, traits=traits, variants=labels, block_size=block_size
+    )
+
+
+def joint_null(Y: Any, X: Any, QS_or_G: Any, *, rank: int | None = None) -> KronFastScanner:
+    r"""Fit the multi-trait null :class:`Kron2Sum` by ML and return its scanner.
+
+    ``Y`` (n×p traits), ``X`` (n×c covariates) and the kinship as in :func:`joint_scan`;
+    ``rank`` is that of :math:`\mathrm C_0` (default p, full). The scanner can then test any
+    number of blocks of variants (:func:`joint_table`) without refitting.
+    """
+    Y = as_matrix(Y, "Y")
     n, p = Y.shape
-    G = as_matrix(G, "G", nrows=n)
+    model = Kron2Sum(Y, np.eye(p), X, _kinship_factor(QS_or_G, n), rank=rank or p)
+    model.fit()
+    return model.get_fast_scanner()
+
+
+def joint_table(
+    scanner: KronFastScanner,
+    G: Any,
+    *,
+    test: str,
+    traits: list[str],
+    variants: Any = None,
+    block_size: int | None = None,
+) -> pd.DataFrame:
+    """The rows of :func:`joint_scan` for the variants ``G`` (n×m, mean-imputed dosages)."""
+    if test not in ("any", "common"):
+        raise InputError(f"test must be 'any' or 'common'; got {test!r}.")
+    p = len(traits)
+    labels = list(G.columns) if variants is None and isinstance(G, pd.DataFrame) else variants
+    G = as_matrix(G, "G")
+    n = G.shape[0]
     labels = list(range(G.shape[1])) if labels is None else list(labels)
     if len(labels) != G.shape[1]:
         raise InputError(f"variants has {len(labels)} labels for {G.shape[1]} variants.")
-    traits = traits or [f"trait{j}" for j in range(p)]
-    model = Kron2Sum(Y, np.eye(p), X, _kinship_factor(QS_or_G, n), rank=rank or p)
-    model.fit()
-    scanner = model.get_fast_scanner()
     A1 = np.eye(p) if test == "any" else np.ones((p, 1))
     result = scanner.fast_scan(A1, G, block_size=block_size)
     beta = result.effsizes1 if test == "any" else np.repeat(result.effsizes1, p, axis=1)
