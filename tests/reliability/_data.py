@@ -71,3 +71,13 @@ def fitted_lmm(y, X, QS=None, **options) -> kinmix.LMM:
 def h2_field(result, name: str):
     """A field of :func:`kinmix.estimate_h2`'s result (a mapping or a dataclass)."""
     return result[name] if isinstance(result, dict) else getattr(result, name)
+
+
+def case_params(table: list) -> list:
+    """``pytest.param``s from a table of ``(id, *values)`` tuples or ``pytest.param``s."""
+    params = []
+    for case in table:
+        values = case.values if hasattr(case, "values") else case
+        marks = getattr(case, "marks", ())
+        params.append(pytest.param(*values[1:], id=values[0], marks=marks))
+    return params

@@ -17,7 +17,7 @@ from kinmix import GP, GLMMExpFam, InputError, KinmixWarning
 from kinmix.cov import EyeCov
 from kinmix.mean import OffsetMean
 
-from ._data import problem, xfail
+from ._data import case_params, problem, xfail
 
 P = problem()
 n = P.n
@@ -31,10 +31,22 @@ def _fitted(y, lik, X, QS=P.QS):
 
 
 REFUSALS = [
-    ("glmm-bernoulli-2", lambda: GLMMExpFam(np.full(n, 2.0), ("bernoulli",), P.X, P.QS), "Bernoulli"),
-    ("glmm-bernoulli-half", lambda: GLMMExpFam(np.full(n, 0.5), ("bernoulli",), P.X, P.QS), "support"),
+    (
+        "glmm-bernoulli-2",
+        lambda: GLMMExpFam(np.full(n, 2.0), ("bernoulli",), P.X, P.QS),
+        "Bernoulli",
+    ),
+    (
+        "glmm-bernoulli-half",
+        lambda: GLMMExpFam(np.full(n, 0.5), ("bernoulli",), P.X, P.QS),
+        "support",
+    ),
     ("glmm-poisson-negative", lambda: GLMMExpFam(-np.ones(n), ("poisson",), P.X, P.QS), "Poisson"),
-    ("glmm-y-nan", lambda: GLMMExpFam(np.r_[np.nan, BERNOULLI[1:]], ("bernoulli",), P.X, P.QS), "y"),
+    (
+        "glmm-y-nan",
+        lambda: GLMMExpFam(np.r_[np.nan, BERNOULLI[1:]], ("bernoulli",), P.X, P.QS),
+        "y",
+    ),
     ("glmm-lik-unknown", lambda: GLMMExpFam(BERNOULLI, ("gauss",), P.X, P.QS), "lik name must be"),
     (
         "glmm-binomial-0-trials",
@@ -46,14 +58,26 @@ REFUSALS = [
         lambda: GLMMExpFam(np.full(n, 3.0), ("binomial", np.full(n, 2.0)), P.X, P.QS),
         "support",
     ),
-    ("glmm-QS-is-array", lambda: GLMMExpFam(BERNOULLI, ("bernoulli",), P.X, P.K), "QS must be a tuple"),
-    ("glmm-X-rows", lambda: GLMMExpFam(BERNOULLI, ("bernoulli",), P.X[:-1], P.QS), "X has 29 rows"),
+    (
+        "glmm-QS-is-array",
+        lambda: GLMMExpFam(BERNOULLI, ("bernoulli",), P.X, P.K),
+        "QS must be a tuple",
+    ),
+    (
+        "glmm-X-rows",
+        lambda: GLMMExpFam(BERNOULLI, ("bernoulli",), P.X[:-1], P.QS),
+        "X has 29 rows",
+    ),
     (
         "glmm-X-rank-deficient",
         lambda: GLMMExpFam(BERNOULLI, ("bernoulli",), np.column_stack([P.X, P.X]), P.QS),
         "rank 2",
     ),
-    ("glmm-rtol-nan", lambda: GLMMExpFam(BERNOULLI, ("bernoulli",), P.X, P.QS, rtol=np.nan), "rtol"),
+    (
+        "glmm-rtol-nan",
+        lambda: GLMMExpFam(BERNOULLI, ("bernoulli",), P.X, P.QS, rtol=np.nan),
+        "rtol",
+    ),
     pytest.param(
         "glmm-rtol-string",
         lambda: GLMMExpFam(BERNOULLI, ("bernoulli",), P.X, P.QS, rtol="a"),
@@ -89,12 +113,7 @@ REFUSALS = [
 
 @pytest.mark.parametrize(
     ("call", "match"),
-    [
-        pytest.param(*(c.values if hasattr(c, "values") else c)[1:],
-                     id=(c.values if hasattr(c, "values") else c)[0],
-                     marks=getattr(c, "marks", ()))
-        for c in REFUSALS
-    ],
+    case_params(REFUSALS),
 )
 def test_refused_with_a_message_naming_the_input(call, match):
     with pytest.raises(InputError, match=match):

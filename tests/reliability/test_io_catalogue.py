@@ -15,7 +15,7 @@ import pytest
 from kinmix import InputError
 from kinmix.io import align_samples, read_plink, read_sample_table
 
-from ._data import xfail
+from ._data import case_params, xfail
 
 N, M = 8, 3
 DOSAGES = np.array([[0, 1, 2, 0, 1, 2, 0, 1], [2, 2, 1, 1, 0, 0, 1, 1], [0, 0, 0, 1, 0, 0, 0, 2]])
@@ -37,9 +37,7 @@ def _bed_bytes(dosages: np.ndarray) -> bytes:
 def write_plink(folder: Path, name: str = "x") -> Path:
     prefix = folder / name
     prefix.with_suffix(".bed").write_bytes(_bed_bytes(DOSAGES))
-    prefix.with_suffix(".fam").write_text(
-        "".join(f"f{i} i{i} 0 0 1 -9\n" for i in range(N))
-    )
+    prefix.with_suffix(".fam").write_text("".join(f"f{i} i{i} 0 0 1 -9\n" for i in range(N)))
     prefix.with_suffix(".bim").write_text(
         "".join(f"1\trs{j}\t0\t{100 * (j + 1)}\tA\tG\n" for j in range(M))
     )
@@ -119,12 +117,7 @@ PLINK_CASES = [
 
 @pytest.mark.parametrize(
     ("ext", "change", "match"),
-    [
-        pytest.param(*(c.values if hasattr(c, "values") else c)[1:],
-                     id=(c.values if hasattr(c, "values") else c)[0],
-                     marks=getattr(c, "marks", ()))
-        for c in PLINK_CASES
-    ],
+    case_params(PLINK_CASES),
 )
 def test_io_plink_damage_is_refused_naming_the_file(tmp_path, ext, change, match):
     prefix = _damage(tmp_path, ext, change)

@@ -28,7 +28,7 @@ from kinmix import (
     estimate_h2,
 )
 
-from ._data import dense_lml, fitted_lmm, h2_field, problem, xfail
+from ._data import case_params, dense_lml, fitted_lmm, h2_field, problem, xfail
 
 P = problem()
 n = P.n
@@ -50,7 +50,12 @@ def _not_psd() -> np.ndarray:
 REFUSALS = [
     ("lmm-y-nan", lambda: LMM(np.r_[np.nan, P.y[1:]], P.X, P.QS), InputError, "y contains"),
     ("lmm-y-inf", lambda: LMM(np.r_[P.y[:-1], np.inf], P.X, P.QS), InputError, "y contains"),
-    ("lmm-X-nan", lambda: LMM(P.y, np.where(P.X > 1, np.nan, P.X), P.QS), InputError, "X contains"),
+    (
+        "lmm-X-nan",
+        lambda: LMM(P.y, np.where(P.X > 1, np.nan, P.X), P.QS),
+        InputError,
+        "X contains",
+    ),
     ("lmm-y-strings", lambda: LMM(["a"] * n, P.X, P.QS), InputError, "y must be numeric"),
     ("lmm-y-2d", lambda: LMM(np.column_stack([P.y, P.y]), P.X, P.QS), InputError, "y must be one"),
     ("lmm-X-rows", lambda: LMM(P.y, P.X[:-1], P.QS), InputError, "X has 29 rows"),
@@ -112,12 +117,27 @@ REFUSALS = [
         "y .*complex",
         marks=xfail("complex y is cast to real (imaginary part dropped) with a numpy warning"),
     ),
-    ("qs-K-asymmetric", lambda: economic_qs(P.K + np.triu(np.ones((n, n)))), InputError, "symmetric"),
+    (
+        "qs-K-asymmetric",
+        lambda: economic_qs(P.K + np.triu(np.ones((n, n)))),
+        InputError,
+        "symmetric",
+    ),
     ("qs-K-not-psd", lambda: economic_qs(_not_psd()), InputError, "not positive semi-definite"),
     ("qs-K-zeros", lambda: economic_qs(np.zeros((n, n))), InputError, "no positive eigenvalue"),
-    ("qs-K-nan", lambda: economic_qs(np.where(np.eye(n) > 0, np.nan, P.K)), InputError, "K contains"),
+    (
+        "qs-K-nan",
+        lambda: economic_qs(np.where(np.eye(n) > 0, np.nan, P.K)),
+        InputError,
+        "K contains",
+    ),
     ("qs-K-not-square", lambda: economic_qs(P.K[:, :5]), InputError, "K must be square"),
-    ("qs-linear-zero", lambda: kinmix.economic_qs_linear(np.zeros((n, 3))), InputError, "G is zero"),
+    (
+        "qs-linear-zero",
+        lambda: kinmix.economic_qs_linear(np.zeros((n, 3))),
+        InputError,
+        "G is zero",
+    ),
     pytest.param(
         "qs-rtol-nan",
         lambda: economic_qs(P.K, rtol=float("nan")),
@@ -139,9 +159,24 @@ REFUSALS = [
         InputError,
         "delta cannot be unfixed",
     ),
-    ("state-delta-above-1", lambda: setattr(LMM(P.y, P.X, P.QS), "delta", 2.0), InputError, r"\[0, 1\]"),
-    ("state-delta-negative", lambda: setattr(LMM(P.y, P.X, P.QS), "delta", -0.1), InputError, r"\[0, 1\]"),
-    ("state-delta-nan", lambda: setattr(LMM(P.y, P.X, P.QS), "delta", np.nan), InputError, "delta"),
+    (
+        "state-delta-above-1",
+        lambda: setattr(LMM(P.y, P.X, P.QS), "delta", 2.0),
+        InputError,
+        r"\[0, 1\]",
+    ),
+    (
+        "state-delta-negative",
+        lambda: setattr(LMM(P.y, P.X, P.QS), "delta", -0.1),
+        InputError,
+        r"\[0, 1\]",
+    ),
+    (
+        "state-delta-nan",
+        lambda: setattr(LMM(P.y, P.X, P.QS), "delta", np.nan),
+        InputError,
+        "delta",
+    ),
     pytest.param(
         "state-delta-string",
         lambda: setattr(LMM(P.y, P.X, P.QS), "delta", "a"),
@@ -150,7 +185,12 @@ REFUSALS = [
         marks=xfail("delta is converted with bare float(): raw ValueError"),
     ),
     ("state-scale-zero", lambda: setattr(LMM(P.y, P.X, P.QS), "scale", 0.0), InputError, "scale"),
-    ("state-beta-size", lambda: setattr(LMM(P.y, P.X, P.QS), "beta", [1.0]), InputError, "beta has 1"),
+    (
+        "state-beta-size",
+        lambda: setattr(LMM(P.y, P.X, P.QS), "beta", [1.0]),
+        InputError,
+        "beta has 1",
+    ),
     pytest.param(
         "lmm-y-constant",
         lambda: fitted_lmm(np.ones(n), P.X, P.QS),
@@ -223,7 +263,12 @@ REFUSALS = [
         "bounds",
         marks=xfail("NaN bounds reach the optimiser"),
     ),
-    ("hail-px-no-columns", lambda: LinearMixedModel(P.y, np.empty((n, 0)), P.QS[1]), InputError, "px has 0"),
+    (
+        "hail-px-no-columns",
+        lambda: LinearMixedModel(P.y, np.empty((n, 0)), P.QS[1]),
+        InputError,
+        "px has 0",
+    ),
     (
         "hail-alternatives-before-fit",
         lambda: _hail().fit_alternatives_numpy(P.G),
@@ -245,16 +290,9 @@ def _fit_at_delta_zero(QS):
     return model.lml()
 
 
-def _unpack(case):
-    return case.values if hasattr(case, "values") else case
-
-
 @pytest.mark.parametrize(
     ("call", "error", "match"),
-    [
-        pytest.param(*_unpack(c)[1:], id=_unpack(c)[0], marks=getattr(c, "marks", ()))
-        for c in REFUSALS
-    ],
+    case_params(REFUSALS),
 )
 def test_refused_with_a_message_naming_the_input(call, error, match):
     with pytest.raises(error, match=match):

@@ -15,7 +15,7 @@ import pytest
 
 from kinmix import LMM, FastScanner, InputError, economic_qs, scan
 
-from ._data import dense_lml, fitted_lmm, problem, xfail
+from ._data import case_params, dense_lml, fitted_lmm, problem, xfail
 
 P = problem()
 n = P.n
@@ -61,7 +61,11 @@ REFUSALS = [
     ("scan-G-object", lambda: scan(P.G.astype(object), P.y, P.X, P.QS), "G must hold numbers"),
     ("scan-G-complex", lambda: scan(P.G + 0j, P.y, P.X, P.QS), "G must hold numbers"),
     ("scan-G-strings", lambda: scan(P.G.astype(str), P.y, P.X, P.QS), "G must hold numbers"),
-    ("scan-G-inf", lambda: scan(_with_column(np.r_[np.inf, P.G[1:, 0]]), P.y, P.X, P.QS), "infinite"),
+    (
+        "scan-G-inf",
+        lambda: scan(_with_column(np.r_[np.inf, P.G[1:, 0]]), P.y, P.X, P.QS),
+        "infinite",
+    ),
     ("scan-G-1d", lambda: scan(P.G[:, 0], P.y, P.X, P.QS), "G must be two"),
     ("scan-G-rows", lambda: scan(P.G[:-1], P.y, P.X, P.QS), "G has 29 rows"),
     ("scan-y-nan", lambda: scan(P.G, np.r_[np.nan, P.y[1:]], P.X, P.QS), "y contains"),
@@ -140,7 +144,11 @@ REFUSALS = [
         marks=xfail("v converted with bare float(): raw ValueError"),
     ),
     ("fs-QS-is-array", lambda: FastScanner(P.y, P.X, P.K, 0.5), "QS must be a tuple"),
-    ("fs-M-nan", lambda: FastScanner(P.y, P.X, P.QS, 0.5).fast_scan(np.full((n, 2), np.nan)), "M contains"),
+    (
+        "fs-M-nan",
+        lambda: FastScanner(P.y, P.X, P.QS, 0.5).fast_scan(np.full((n, 2), np.nan)),
+        "M contains",
+    ),
     ("fs-M-rows", lambda: FastScanner(P.y, P.X, P.QS, 0.5).fast_scan(P.G[:-1]), "M has 29 rows"),
     pytest.param(
         "fs-n-le-c",
@@ -165,12 +173,7 @@ REFUSALS = [
 
 @pytest.mark.parametrize(
     ("call", "match"),
-    [
-        pytest.param(*(c.values if hasattr(c, "values") else c)[1:],
-                     id=(c.values if hasattr(c, "values") else c)[0],
-                     marks=getattr(c, "marks", ()))
-        for c in REFUSALS
-    ],
+    case_params(REFUSALS),
 )
 def test_refused_with_a_message_naming_the_input(call, match):
     with pytest.raises(InputError, match=match):
@@ -216,7 +219,9 @@ def test_scan_K_gives_the_QS_answer():
     [
         pytest.param(np.full(n, 2.0), "constant", id="scan-monomorphic"),
         pytest.param(np.full(n, np.nan), "all missing", id="scan-all-missing"),
-        pytest.param(np.r_[np.nan, np.ones(n - 1)], "constant", id="scan-monomorphic-with-missing"),
+        pytest.param(
+            np.r_[np.nan, np.ones(n - 1)], "constant", id="scan-monomorphic-with-missing"
+        ),
         pytest.param(P.X[:, 1], "collinear with covariates", id="scan-variant-equals-covariate"),
     ],
 )
