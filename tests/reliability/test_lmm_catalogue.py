@@ -111,6 +111,13 @@ REFUSALS = [
         marks=xfail("Q0 is not checked for orthonormality: a silently wrong likelihood"),
     ),
     pytest.param(
+        "lmm-y-square-overflows",
+        lambda: fitted_lmm(np.r_[1e300, P.y[1:]], P.X, P.QS),
+        InputError,
+        "y .*overflow",
+        marks=xfail("yᵀy overflows to inf: numpy RuntimeWarning, then a wrong fit"),
+    ),
+    pytest.param(
         "lmm-y-complex",
         lambda: LMM(P.y + 1j, P.X, P.QS),
         InputError,

@@ -69,6 +69,12 @@ REFUSALS = [
     ("scan-G-1d", lambda: scan(P.G[:, 0], P.y, P.X, P.QS), "G must be two"),
     ("scan-G-rows", lambda: scan(P.G[:-1], P.y, P.X, P.QS), "G has 29 rows"),
     ("scan-y-nan", lambda: scan(P.G, np.r_[np.nan, P.y[1:]], P.X, P.QS), "y contains"),
+    pytest.param(
+        "scan-empty",
+        lambda: scan(np.empty((0, 2)), np.empty(0), None, None),
+        "0 samples",
+        marks=xfail("n = 0 ends in an IndexError inside the rank check"),
+    ),
     ("scan-y-no-column", lambda: scan(P.G, np.empty((n, 0)), P.X, P.QS), "y has no column"),
     (
         "scan-X-duplicated-column",
