@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from kinmix import LMM, InputError, economic_qs, economic_qs_linear, scan
 
-from ._data import dense_lml, fitted_lmm, problem, xfail
+from ._data import dense_lml, fitted_lmm, problem
 
 SETTINGS = settings(
     max_examples=10,
@@ -94,7 +94,6 @@ def test_nearly_collinear_covariates_give_the_well_conditioned_answer():
     np.testing.assert_allclose(X_near @ near.beta, X_well @ well.beta, rtol=1e-5, atol=1e-8)
 
 
-@xfail("validation accepts X (singular values above 1e-10) but the kernel refuses it: FitError")
 def test_numerically_collinear_covariates_are_refused_at_the_boundary():
     P = problem()
     wiggle = np.random.default_rng(7).normal(size=P.n)

@@ -15,7 +15,7 @@ import pytest
 
 from kinmix import LMM, FastScanner, InputError, economic_qs, scan
 
-from ._data import case_params, dense_lml, fitted_lmm, problem, xfail
+from ._data import case_params, dense_lml, fitted_lmm, problem
 
 P = problem()
 n = P.n
@@ -73,7 +73,6 @@ REFUSALS = [
         "scan-empty",
         lambda: scan(np.empty((0, 2)), np.empty(0), None, None),
         "0 samples",
-        marks=xfail("n = 0 ends in an IndexError inside the rank check"),
     ),
     ("scan-y-no-column", lambda: scan(P.G, np.empty((n, 0)), P.X, P.QS), "y has no column"),
     (
@@ -107,47 +106,40 @@ REFUSALS = [
         "scan-block-size-nan",
         lambda: scan(P.G, P.y, P.X, P.QS, block_size=float("nan")),
         "block_size",
-        marks=xfail("block_size converted with bare int(): raw ValueError"),
     ),
     pytest.param(
         "scan-block-size-inf",
         lambda: scan(P.G, P.y, P.X, P.QS, block_size=float("inf")),
         "block_size",
-        marks=xfail("block_size converted with bare int(): raw OverflowError"),
     ),
     ("scan-block-size-string", lambda: scan(P.G, P.y, P.X, P.QS, block_size="8"), "block_size"),
     pytest.param(
         "scan-y-complex",
         lambda: scan(P.G, P.y + 1j, P.X, P.QS),
         "y .*complex",
-        marks=xfail("complex y is cast to real with a numpy ComplexWarning"),
     ),
     pytest.param(
         "scan-y-constant",
         lambda: scan(P.G, np.full(n, 3.0), P.X, P.QS),
         "y is fitted exactly",
-        marks=xfail("the null scale is 0: raw ZeroDivisionError"),
     ),
     pytest.param(
         "scan-one-constant-trait",
         lambda: scan(P.G, np.column_stack([P.y, np.full(n, 3.0)]), P.X, P.QS),
         r"trait 1\) is fitted exactly",
-        marks=xfail("the null scale of trait 1 is 0: raw ZeroDivisionError"),
     ),
     pytest.param(
         "scan-interaction-rank-deficient",
         lambda: scan(P.G, P.y, P.X, P.QS, interaction=np.column_stack([P.X[:, 1], 2 * P.X[:, 1]])),
         "interaction has 2 columns but rank 1",
-        marks=xfail("a rank-deficient interaction labels every variant collinear"),
     ),
-    ("fs-v-nan", lambda: FastScanner(P.y, P.X, P.QS, float("nan")), "v must be finite"),
-    ("fs-v-negative", lambda: FastScanner(P.y, P.X, P.QS, -1.0), "v must be finite"),
+    ("fs-v-nan", lambda: FastScanner(P.y, P.X, P.QS, float("nan")), "v must be a finite number"),
+    ("fs-v-negative", lambda: FastScanner(P.y, P.X, P.QS, -1.0), "v must be a finite number"),
     ("fs-v-0-rank-deficient-K", lambda: FastScanner(P.y, P.X, QS5, 0.0), "v is 0 but K is rank"),
     pytest.param(
         "fs-v-string",
         lambda: FastScanner(P.y, P.X, P.QS, "a"),
         "v must be",
-        marks=xfail("v converted with bare float(): raw ValueError"),
     ),
     ("fs-QS-is-array", lambda: FastScanner(P.y, P.X, P.K, 0.5), "QS must be a tuple"),
     (
@@ -160,19 +152,16 @@ REFUSALS = [
         "fs-n-le-c",
         lambda: FastScanner(P.y[:2], P.X[:2], economic_qs(P.K[:2, :2]), 0.5),
         "at least 3 samples",
-        marks=xfail("FastScanner does not check n > c: null_lml is inf"),
     ),
     pytest.param(
         "fs-saturated-joint-scan",
         lambda: FastScanner(P.y[:5], P.X[:5], economic_qs(P.K[:5, :5]), 0.5).scan(P.G[:5, :3]),
-        "M has 3 columns",
-        marks=xfail("samples <= covariates + candidates is not checked: NaN likelihood"),
+        "M has 3 column",
     ),
     pytest.param(
         "fs-y-constant",
         lambda: FastScanner(np.ones(n), P.X, P.QS, 0.5),
         "y is fitted exactly",
-        marks=xfail("constant y is accepted: the scan returns NaN likelihoods"),
     ),
 ]
 
@@ -276,14 +265,12 @@ def test_scan_n4_with_kinship_matches_the_oracle():
     _assert_oracle(table.iloc[0], y, X, K, g)
 
 
-@xfail("a covariate matrix with zero columns ends in numpy's 'zero-size array' error")
 def test_scan_no_covariates_matches_the_oracle():
     X = np.empty((n, 0))
     table = scan(P.G[:, :1], P.y, X, P.QS)
     _assert_oracle(table.iloc[0], P.y, X, P.K, P.G[:, 0])
 
 
-@xfail("the square of a finite dosage overflows: NaN statistics with no reason")
 def test_scan_overflowing_dosage_gets_a_reason():
     table = scan(_with_column(1e200 * (np.arange(n) % 2)), P.y, P.X, P.QS)
     last = table.iloc[-1]
