@@ -15,7 +15,7 @@ import pytest
 from kinmix import InputError
 from kinmix.io import align_samples, read_plink, read_sample_table
 
-from ._data import case_params, xfail
+from ._data import case_params
 
 N, M = 8, 3
 DOSAGES = np.array([[0, 1, 2, 0, 1, 2, 0, 1], [2, 2, 1, 1, 0, 0, 1, 1], [0, 0, 0, 1, 0, 0, 0, 2]])
@@ -106,7 +106,6 @@ PLINK_CASES = [
         ".fam",
         _empty,
         r"x\.fam",
-        marks=xfail("an empty .fam beside a full .bed is read as zero samples"),
     ),
     ("io-plink-fam-short-by-4", ".fam", _drop_four_lines, r"x\.(bed|fam)"),
     ("io-plink-fam-long", ".fam", _add_line, r"x\.(bed|fam)"),
