@@ -676,7 +676,8 @@ def _warn_on_bounds(model: Any, stacklevel: int) -> None:
             value = np.ravel(parameter.value)
             shown = value[i] if value.size == free.size else free[i]
             warnings.warn(
-                f"{type(model).__name__}.fit stopped with {key} = {shown:.6g} on the {side} "
+                f"{type(model).__name__}.fit stopped with {parameter.name} = {shown:.6g} "
+                f"({key}) on the {side} "
                 f"bound of its search range ({bound:.6g} in the optimiser's coordinate) while "
                 f"the likelihood still increases beyond it (derivative {slope[i]:.3g}): the "
                 "maximum lies outside the admissible range, so this value is not an optimum.",

@@ -180,3 +180,9 @@ def test_io_plink_fam_short_by_one_is_undetectable_by_size(tmp_path):
     genotypes = read_plink(prefix)
     assert genotypes.shape == (N - 1, M)
     np.testing.assert_array_equal(genotypes.read(), DOSAGES.T[: N - 1])
+
+
+def test_io_table_integer_values_are_floats(tmp_path):
+    table = read_sample_table(_table(tmp_path, b"1.5 1.5 1\n2 2 3\n"), name="pheno")
+    assert table["pheno_1"].dtype == np.float64
+    np.testing.assert_array_equal(table["pheno_1"], [1.0, 3.0])

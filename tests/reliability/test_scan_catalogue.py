@@ -295,3 +295,13 @@ def test_fs_empty_candidates():
     scanner = FastScanner(P.y, P.X, P.QS, 0.5)
     assert scanner.fast_scan(np.empty((n, 0)), verbose=False)["lml"].shape == (0,)
     assert scanner.scan(np.empty((n, 0)))["lml"] == pytest.approx(scanner.null_lml())
+
+
+def test_scan_variant_fitting_y_exactly_gets_a_reason():
+    """n = 3, no covariates: a variant proportional to y leaves no residual."""
+    y = np.array([1.0, 2.0, 0.0])
+    G = np.column_stack([2 * y, [0.0, 1.0, 1.0]])
+    table = scan(G, y, np.empty((3, 0)), None)
+    assert table["reason"].tolist() == ["degenerate fit", None]
+    assert np.isnan(table.loc[0, ["beta", "se", "chi2", "pvalue"]].astype(float)).all()
+    assert np.isfinite(table.loc[1, ["beta", "se", "chi2", "pvalue"]].astype(float)).all()

@@ -16,12 +16,13 @@ from ..kernel import association as _scan
 from . import _tests
 
 #: Codes of :attr:`BlockResult.reason` and the words of the results table.
-OK, CONSTANT, ALL_MISSING, COLLINEAR, TOO_LARGE = 0, 1, 2, 3, 4
+OK, CONSTANT, ALL_MISSING, COLLINEAR, TOO_LARGE, DEGENERATE = 0, 1, 2, 3, 4, 5
 REASONS = {
     CONSTANT: "constant",
     ALL_MISSING: "all missing",
     COLLINEAR: "collinear with covariates",
     TOO_LARGE: "dosage too large",
+    DEGENERATE: "degenerate fit",
 }
 
 
@@ -150,6 +151,13 @@ def _reasons(d: Dosages, sums: np.ndarray, degenerate: np.ndarray) -> np.ndarray
 def _outcome(d: Dosages, sums: np.ndarray, degenerate: np.ndarray, **stats) -> BlockResult:
     """The block's result, with NaN statistics wherever a variant cannot be tested."""
     reason = _reasons(d, sums, degenerate)
+    # Whatever else leaves a statistic non-finite (an alternative that fits a trait
+    # exactly, with no residual, in tiny samples) is named rather than left a silent NaN.
+    for value in stats.values():
+        if value is not None:
+            other_axes = tuple(axis for axis in range(value.ndim) if axis != 1)
+            broken = (~np.isfinite(value)).any(axis=other_axes)
+            reason[(reason == OK) & broken] = DEGENERATE
     untested = reason != OK
     for name, value in stats.items():
         if value is not None:
