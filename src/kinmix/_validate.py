@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .constants import COLLINEARITY_RTOL, MAX_ABS_VALUE
+from .constants import COLLINEARITY_RTOL, MAX_ABS_VALUE, RESIDUAL_SHARE_MIN
 from .errors import InputError
 
 
@@ -152,10 +152,12 @@ def check_samples(n: int, c: int, name: str = "y", *, extra: int = 1) -> None:
 
 def check_not_fitted_exactly(y: np.ndarray, X: np.ndarray, name: str = "y") -> None:
     r"""Raise if ``y`` lies in the column span of ``X`` (a constant ``y`` with an intercept,
-    or ``y = Xb``): the residual variance, and so the scale, would be 0.
+    or ``y = Xb``) to float64 precision: the residual variance, and so the scale, would be 0.
 
     The test is relative: the residual of the least-squares fit of ``y`` on ``X`` holds at
-    most a share :math:`\epsilon` of :math:`y^\top y`.
+    most a share ``RESIDUAL_SHARE_MIN`` of :math:`y^\top y`. The kernel forms residual sums
+    of squares as differences of quadratic forms, with a rounding error of about
+    :math:`\epsilon\, y^\top y`; below that share they carry no correct digit.
     """
     yy = float(y @ y)
     if X.shape[1]:
@@ -163,9 +165,11 @@ def check_not_fitted_exactly(y: np.ndarray, X: np.ndarray, name: str = "y") -> N
         rss = float(np.sum((y - X @ coef) ** 2))
     else:
         rss = yy
-    if rss <= np.finfo(float).eps * yy or yy == 0.0:
+    if rss <= RESIDUAL_SHARE_MIN * yy or yy == 0.0:
         raise InputError(
             f"{name} is fitted exactly by X (constant, or a linear combination of the "
-            "covariates): its residual variance is 0 and no variance component can be "
-            f"estimated. Drop this trait, or the covariate that reproduces it."
+            f"covariates, up to a residual share of {rss / yy if yy else 0.0:.2g} of its sum "
+            "of squares): its residual variance is 0 to float64 precision and no variance "
+            "component can be estimated. Drop this trait, or the covariate that reproduces it"
+            ", or centre it on its fitted value first."
         )

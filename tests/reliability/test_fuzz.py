@@ -240,7 +240,7 @@ def test_fuzz_glmm(p, lik, outcome):
 def test_fuzz_sample_table(tmp_path_factory, rows, raw):
     path = tmp_path_factory.mktemp("fuzz") / "table.txt"
     path.write_bytes("\n".join(" ".join(row) for row in rows).encode() + raw)
-    table = _contract(lambda: read_sample_table(path, name="pheno"))
+    table = _contract(lambda: read_sample_table(path, kind="phenotype"))
     if table is not None:
         assert table.index.is_unique
         assert all(dtype.kind == "f" for dtype in table.dtypes)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from kinmix import InputError
-from kinmix.io import align_samples, read_plink, read_sample_table
+from kinmix.io import read_plink, read_sample_table
 
 from ._data import case_params
 
@@ -132,11 +132,12 @@ def _table(tmp_path, content: bytes, name="pheno.txt") -> Path:
 
 TABLE_CASES = [
     ("io-table-missing", None, r"nope\.txt does not exist"),
-    ("io-table-non-utf8-id", b"F1 I\xff1 1.0\nF2 I2 2.0\n", r"pheno\.txt could not be parsed"),
-    ("io-table-two-columns", b"F1 I1\nF2 I2\n", r"pheno\.txt needs FID, IID"),
+    ("io-table-non-utf8-id", b"F1 I\xff1 1.0\nF2 I2 2.0\n", r"pheno\.txt is not UTF-8 text"),
+    ("io-table-two-columns", b"F1 I1\nF2 I2\n", r"pheno\.txt has no header"),
     ("io-table-duplicate-ids", b"F1 I1 1\nF2 I1 2\n", r"pheno\.txt repeats sample IDs"),
-    ("io-table-empty", b"", r"pheno\.txt"),
-    ("io-table-ragged", b"F1 I1 1 2\nF2 I2 2\nF3 I3 1 2 3\n", r"pheno\.txt could not be parsed"),
+    ("io-table-empty", b"", r"pheno\.txt is empty"),
+    ("io-table-ragged", b"F1 I1 1 2\nF2 I2 2\nF3 I3 1 2 3\n", r"pheno\.txt line 2 has 3 fields"),
+    ("io-table-non-numeric", b"F1 I1 1\nF2 I2 x\n", r"non-numeric value 'x'"),
 ]
 
 
@@ -146,31 +147,24 @@ TABLE_CASES = [
 def test_io_table_damage_is_refused_naming_the_file(tmp_path, content, match):
     path = tmp_path / "nope.txt" if content is None else _table(tmp_path, content)
     with pytest.raises(InputError, match=match):
-        read_sample_table(path)
+        read_sample_table(path, kind="phenotype")
 
 
 def test_io_table_directory_is_refused(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
-        read_sample_table(tmp_path)
+        read_sample_table(tmp_path, kind="phenotype")
 
 
 def test_io_table_values_and_missing_codes(tmp_path):
-    path = _table(tmp_path, b"F1 I1 1.5 -9\nF2 I2 NA 2\nF3 I3 x 3\n")
-    table = read_sample_table(path, name="pheno")
+    path = _table(tmp_path, b"F1 I1 1.5 -9\nF2 I2 NA 2\nF3 I3 nan 3\n")
+    table = read_sample_table(path, kind="phenotype")
     expected = pd.DataFrame(
-        {"pheno_1": [1.5, np.nan, np.nan], "pheno_2": [np.nan, 2.0, 3.0]},
-        index=pd.Index(["I1", "I2", "I3"], name="iid"),
+        {"phenotype_1": [1.5, np.nan, np.nan], "phenotype_2": [np.nan, 2.0, 3.0]},
+        index=pd.Index(["I1", "I2", "I3"]),
     )
-    pd.testing.assert_frame_equal(table, expected)
-
-
-def test_io_align_refuses_absent_and_incomplete_samples(tmp_path):
-    table = read_sample_table(_table(tmp_path, b"F1 I1 1.5\nF2 I2 NA\n"), name="pheno")
-    with pytest.raises(InputError, match=r"pheno has no row for 1 of the 2 samples"):
-        align_samples(["I1", "I9"], table, name="pheno")
-    with pytest.raises(InputError, match=r"pheno has missing values for 1 samples"):
-        align_samples(["I1", "I2"], table, name="pheno")
-    np.testing.assert_array_equal(align_samples(["I1"], table, name="pheno"), [[1.5]])
+    np.testing.assert_array_equal(table.to_numpy(), expected.to_numpy())
+    assert list(table.index) == ["I1", "I2", "I3"]
+    assert list(table.columns) == list(expected.columns)
 
 
 def test_io_plink_fam_short_by_one_is_undetectable_by_size(tmp_path):
@@ -183,6 +177,6 @@ def test_io_plink_fam_short_by_one_is_undetectable_by_size(tmp_path):
 
 
 def test_io_table_integer_values_are_floats(tmp_path):
-    table = read_sample_table(_table(tmp_path, b"1.5 1.5 1\n2 2 3\n"), name="pheno")
-    assert table["pheno_1"].dtype == np.float64
-    np.testing.assert_array_equal(table["pheno_1"], [1.0, 3.0])
+    table = read_sample_table(_table(tmp_path, b"1.5 1.5 1\n2 2 3\n"), kind="phenotype")
+    assert table["phenotype_1"].dtype == np.float64
+    np.testing.assert_array_equal(table["phenotype_1"], [1.0, 3.0])
