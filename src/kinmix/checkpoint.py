@@ -155,9 +155,8 @@ class CheckpointStore:
         self.resumed = resumed
 
     @classmethod
-    def open(
-        cls, out_dir: str | Path, *, manifest: dict, restart: bool = False
-    ) -> CheckpointStore:
+    def open(cls, out_dir: str | Path, *, manifest: dict,
+             restart: bool = False) -> CheckpointStore:
         """Open (or create) the checkpoint store of output folder ``out_dir``.
 
         Parameters
@@ -201,8 +200,8 @@ class CheckpointStore:
             changes = _differences(stored, normalised)
             raise InputError(
                 f"the output folder {out_dir} holds checkpoints of a different run; changed: "
-                + "; ".join(changes[:8])
-                + (f"; ... ({len(changes)} in all)" if len(changes) > 8 else "")
+                + "; ".join(changes[:8]) + (f"; ... ({len(changes)} in all)"
+                                            if len(changes) > 8 else "")
                 + ". Pass restart=True (--restart) to discard them, or choose another folder."
             )
         for stale in path.iterdir():  # results without a readable manifest are not trusted
@@ -243,7 +242,6 @@ class CheckpointStore:
 
     def save_arrays(self, key: str, **arrays: np.ndarray) -> None:
         """Store named arrays (``.npz``) under ``key``, atomically."""
-
         def write(tmp: Path) -> None:
             with tmp.open("wb") as handle:
                 np.savez(handle, **arrays)

@@ -145,15 +145,8 @@ def manhattan(
         y = _minus_log10(rows["pvalue"])
         for k, name in enumerate(order):
             on = (rows_chrom == name).to_numpy()
-            axis.plot(
-                x[on],
-                y[on],
-                linestyle="none",
-                marker="o",
-                markersize=2.5,
-                color=SHADES[k % 2],
-                rasterized=True,
-            )
+            axis.plot(x[on], y[on], linestyle="none", marker="o", markersize=2.5,
+                      color=SHADES[k % 2], rasterized=True)
         axis.axhline(line, color="#c0392b", linestyle="--", linewidth=1.2)
         axis.set_xticks(centres, order, fontsize=8)
         axis.set_xlim(-gap, offsets[-1] + spans["max"].iloc[-1] + gap)
@@ -218,27 +211,14 @@ def qq(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> Pa
         rank = np.arange(1, m + 1)
         expected = -np.log10((rank - 0.5) / m)
         if k == 0:
-            axis.fill_between(
-                expected,
-                -np.log10(beta.ppf(0.975, rank, m - rank + 1)),
-                -np.log10(beta.ppf(0.025, rank, m - rank + 1)),
-                color="#dddddd",
-                linewidth=0,
-                label="95% null band",
-            )
+            axis.fill_between(expected, -np.log10(beta.ppf(0.975, rank, m - rank + 1)),
+                              -np.log10(beta.ppf(0.025, rank, m - rank + 1)),
+                              color="#dddddd", linewidth=0, label="95% null band")
         inflation = genomic_inflation(p)
         label = f"λGC = {inflation:.3f}" if trait is None else f"{trait}: λGC = {inflation:.3f}"
-        axis.plot(
-            expected,
-            _minus_log10(p),
-            linestyle="none",
-            marker="o",
-            markersize=2.5,
-            color=TRAIT_COLOURS[k % len(TRAIT_COLOURS)],
-            label=label,
-            rasterized=True,
-            zorder=2,
-        )
+        axis.plot(expected, _minus_log10(p), linestyle="none", marker="o", markersize=2.5,
+                  color=TRAIT_COLOURS[k % len(TRAIT_COLOURS)], label=label, rasterized=True,
+                  zorder=2)
         largest = max(largest, float(expected.max()))
     axis.plot([0, largest], [0, largest], color="black", linewidth=1, zorder=1.5)
     axis.set_xlabel(r"expected $-\log_{10}\,p$")
@@ -286,7 +266,9 @@ def h2_profile(
     h2 = np.asarray(h2, dtype=float).ravel()
     log_likelihood = np.asarray(log_likelihood, dtype=float).ravel()
     if h2.shape != log_likelihood.shape:
-        raise InputError(f"h2 has {h2.size} points but log_likelihood has {log_likelihood.size}.")
+        raise InputError(
+            f"h2 has {h2.size} points but log_likelihood has {log_likelihood.size}."
+        )
     finite = np.isfinite(h2) & np.isfinite(log_likelihood)
     if finite.sum() < 2:
         raise InputError("the h2 profile needs at least two finite points.")
@@ -297,13 +279,11 @@ def h2_profile(
     figure, axes = _figure(6.0, 4.0)
     axis = axes[0]
     axis.plot(x, y, color=TRAIT_COLOURS[0], linewidth=1.5)
-    axis.axhline(
-        y.max() - 1.92, color="grey", linestyle=":", linewidth=1, label="max − 1.92 (95% interval)"
-    )
+    axis.axhline(y.max() - 1.92, color="grey", linestyle=":", linewidth=1,
+                 label="max − 1.92 (95% interval)")
     if estimate is not None:
-        axis.axvline(
-            estimate, color="#c0392b", linestyle="--", linewidth=1.2, label=f"ĥ² = {estimate:.3f}"
-        )
+        axis.axvline(estimate, color="#c0392b", linestyle="--", linewidth=1.2,
+                     label=f"ĥ² = {estimate:.3f}")
     axis.set_xlim(0, 1)
     axis.set_xlabel(r"$h^2$")
     axis.set_ylabel("log-likelihood")

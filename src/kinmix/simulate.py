@@ -81,9 +81,8 @@ class Cohort:
     h2: float
 
 
-def _check(
-    samples: int, variants: int, chromosomes: int, populations: int, h2: float, causal: int
-) -> None:
+def _check(samples: int, variants: int, chromosomes: int, populations: int, h2: float,
+           causal: int) -> None:
     if samples < 4:
         raise InputError(f"samples must be at least 4, got {samples}.")
     if chromosomes < 1 or variants < chromosomes:
@@ -111,20 +110,17 @@ def _layout(variants: int, chromosomes: int, rng: np.random.Generator) -> pd.Dat
     bases = np.array(list("ACGT"))
     first = rng.integers(0, 4, variants)
     second = (first + rng.integers(1, 4, variants)) % 4
-    return pd.DataFrame(
-        {
-            "chrom": chrom.astype(str),
-            "variant": [f"{c}:{p}" for c, p in zip(chrom, pos, strict=True)],
-            "pos": pos,
-            "a1": bases[first],
-            "a2": bases[second],
-        }
-    )
+    return pd.DataFrame({
+        "chrom": chrom.astype(str),
+        "variant": [f"{c}:{p}" for c, p in zip(chrom, pos, strict=True)],
+        "pos": pos,
+        "a1": bases[first],
+        "a2": bases[second],
+    })
 
 
-def _founder_haplotypes(
-    thresholds: np.ndarray, population: np.ndarray, pos: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+def _founder_haplotypes(thresholds: np.ndarray, population: np.ndarray, pos: np.ndarray,
+                        rng: np.random.Generator) -> np.ndarray:
     r"""Haplotypes (h × m_c, bool) from the latent LD walk.
 
     ``thresholds`` is (populations × m_c), :math:`\Phi^{-1}(p_{kj})`; ``population`` gives
@@ -155,9 +151,8 @@ def _transmit(parent_haplotypes: np.ndarray, rng: np.random.Generator) -> np.nda
     crossovers[rng.random(parents) < 0.3, 1] = m  # ~30 % have a single crossover
     start = rng.integers(0, 2, parents)
     index = np.arange(m)
-    strand = (
-        (index >= crossovers[:, :1]).astype(int) + (index >= crossovers[:, 1:]) + start[:, None]
-    ) % 2
+    strand = ((index >= crossovers[:, :1]).astype(int) + (index >= crossovers[:, 1:])
+              + start[:, None]) % 2
     return np.take_along_axis(parent_haplotypes, strand[:, None, :], axis=1)[:, 0, :]
 
 
@@ -172,27 +167,20 @@ def _pedigree(samples: int, populations: int, rng: np.random.Generator) -> pd.Da
     founder_population[mother] = founder_population[father]
     child_father = np.repeat(father, 2)
     child_mother = np.repeat(mother, 2)
-    family = np.concatenate(
-        [
-            np.repeat(np.arange(families), 2),
-            np.full(founders - 2 * families, -1),
-            np.repeat(np.arange(families), 2),
-        ]
-    )
-    return pd.DataFrame(
-        {
-            "founder": np.arange(samples) < founders,
-            "father": np.concatenate([np.full(founders, -1), child_father]),
-            "mother": np.concatenate([np.full(founders, -1), child_mother]),
-            "population": np.concatenate([founder_population, founder_population[child_father]]),
-            "family": family,
-        }
-    )
+    family = np.concatenate([np.repeat(np.arange(families), 2),
+                             np.full(founders - 2 * families, -1),
+                             np.repeat(np.arange(families), 2)])
+    return pd.DataFrame({
+        "founder": np.arange(samples) < founders,
+        "father": np.concatenate([np.full(founders, -1), child_father]),
+        "mother": np.concatenate([np.full(founders, -1), child_mother]),
+        "population": np.concatenate([founder_population, founder_population[child_father]]),
+        "family": family,
+    })
 
 
-def _genotypes(
-    pedigree: pd.DataFrame, frequencies: np.ndarray, layout: pd.DataFrame, rng: np.random.Generator
-) -> np.ndarray:
+def _genotypes(pedigree: pd.DataFrame, frequencies: np.ndarray, layout: pd.DataFrame,
+               rng: np.random.Generator) -> np.ndarray:
     """Dosages (n × m float64) of founders drawn by population and children by descent."""
     founders = int(pedigree["founder"].sum())
     population = np.repeat(pedigree["population"].to_numpy()[:founders], 2)
@@ -205,23 +193,22 @@ def _genotypes(
     pos = layout["pos"].to_numpy()
     bounds = np.flatnonzero(np.r_[True, chrom[1:] != chrom[:-1], True])
     for start, stop in itertools.pairwise(bounds):
-        haplotypes = _founder_haplotypes(
-            thresholds[:, start:stop], population, pos[start:stop], rng
-        )
+        haplotypes = _founder_haplotypes(thresholds[:, start:stop], population,
+                                         pos[start:stop], rng)
         haplotypes = haplotypes.reshape(founders, 2, stop - start)
         dosages[:founders, start:stop] = haplotypes.sum(axis=1, dtype=np.int8)
         if len(fathers):
-            dosages[founders:, start:stop] = _transmit(haplotypes[fathers], rng).astype(
-                np.int8
-            ) + _transmit(haplotypes[mothers], rng)
+            dosages[founders:, start:stop] = (
+                _transmit(haplotypes[fathers], rng).astype(np.int8)
+                + _transmit(haplotypes[mothers], rng)
+            )
     missing = rng.binomial(n * m, MISSING_GENOTYPE_RATE)
     dosages.flat[rng.integers(0, n * m, missing)] = np.nan
     return dosages
 
 
-def _genetic_value(
-    dosages: np.ndarray, causal: np.ndarray, h2: float, rng: np.random.Generator
-) -> np.ndarray:
+def _genetic_value(dosages: np.ndarray, causal: np.ndarray, h2: float,
+                   rng: np.random.Generator) -> np.ndarray:
     """Sum of standardised causal dosages times N(0, 1) effects, scaled to variance h²."""
     x = dosages[:, causal]
     mean = np.nanmean(x, axis=0)
@@ -315,14 +302,12 @@ def simulate_cohort(
     index = pd.Index(iid, name="iid")
     return Cohort(
         dosages=dosages,
-        samples=pd.DataFrame(
-            {
-                "fid": np.where(family >= 0, family_name, iid),
-                "iid": iid,
-                "population": [f"pop{k + 1}" for k in pedigree["population"]],
-                "family": family_name,
-            }
-        ),
+        samples=pd.DataFrame({
+            "fid": np.where(family >= 0, family_name, iid),
+            "iid": iid,
+            "population": [f"pop{k + 1}" for k in pedigree["population"]],
+            "family": family_name,
+        }),
         variants=layout,
         phenotypes=pd.DataFrame(traits, index=index),
         covariates=pd.DataFrame(
@@ -354,18 +339,12 @@ def write_cohort(cohort: Cohort, prefix: str | Path) -> dict[str, Path]:
     try:
         from bed_reader import to_bed
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise InputError(
-            'writing PLINK files needs bed-reader: pip install "kinmix[plink]"'
-        ) from exc
+        raise InputError('writing PLINK files needs bed-reader: pip install "kinmix[plink]"'
+                         ) from exc
     prefix = Path(prefix)
     paths = {"bfile": prefix}
-    for key, suffix in (
-        ("bed", ".bed"),
-        ("bim", ".bim"),
-        ("fam", ".fam"),
-        ("pheno", ".pheno.tsv"),
-        ("covar", ".covar.tsv"),
-    ):
+    for key, suffix in (("bed", ".bed"), ("bim", ".bim"), ("fam", ".fam"),
+                        ("pheno", ".pheno.tsv"), ("covar", ".covar.tsv")):
         paths[key] = prefix.with_name(prefix.name + suffix)
     try:
         prefix.parent.mkdir(parents=True, exist_ok=True)

@@ -86,10 +86,8 @@ class BgenGenotypes:
         try:
             genotype = self._file.read_genotype(int(self._offsets[j]))
         except RuntimeError as exc:
-            raise InputError(
-                f"BGEN file {self.path}: cannot read variant {j + 1} ({exc}); "
-                "the file may be truncated."
-            ) from exc
+            raise InputError(f"BGEN file {self.path}: cannot read variant {j + 1} ({exc}); "
+                             "the file may be truncated.") from exc
         probability = genotype.probability
         name = self.variants["variant"].iloc[j]
         if np.any(genotype.ploidy[~genotype.missing] != 2):
@@ -111,7 +109,8 @@ def _read_sample_file(path: Path, n: int) -> pd.DataFrame:
         raise InputError(f"sample file {path} does not exist.")
     from .tables import read_text
 
-    lines = [line.split() for line in read_text(path).splitlines() if line.strip()]
+    lines = [line.split() for line in read_text(path).splitlines()
+             if line.strip()]
     if len(lines) < 2 or [name.upper() for name in lines[0][:2]] != ["ID_1", "ID_2"]:
         raise InputError(
             f"sample file {path} is not an Oxford .sample file: its first line must start "
@@ -139,7 +138,8 @@ def _check_layout(path: Path) -> None:
     size = path.stat().st_size
     if size < 24:
         raise InputError(f"BGEN file {path} cannot be opened: it has only {size} bytes.")
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0,
+                                              access=mmap.ACCESS_READ) as data:
         offset, header_length, m, _n, magic = struct.unpack_from("<IIII4s", data, 0)
         if magic not in (b"bgen", b"\x00\x00\x00\x00") or header_length < 20:
             raise InputError(f"BGEN file {path} cannot be opened: it lacks the BGEN header.")
@@ -177,22 +177,19 @@ def _variant_index(cbgen: Any, bgen: Any) -> tuple[pd.DataFrame, np.ndarray]:
         bgen.create_metafile(metafile_path)
         with cbgen.bgen_metafile(metafile_path) as metafile:
             parts = [metafile.read_partition(i).variants for i in range(metafile.npartitions)]
-
     def text(field: str) -> np.ndarray:
         return np.concatenate([getattr(p, field) for p in parts]).astype(str)
 
     alleles = [ids.split(",") for ids in text("allele_ids")]
     nalleles = np.concatenate([p.nalleles for p in parts])
     rsid, vid = text("rsid"), text("id")
-    table = pd.DataFrame(
-        {
-            "chrom": text("chromosome"),
-            "variant": np.where(rsid != "", rsid, vid),
-            "pos": np.concatenate([p.position for p in parts]).astype(np.int64),
-            "a1": [a[0] for a in alleles],
-            "a2": [a[1] if len(a) > 1 else "" for a in alleles],
-        }
-    )
+    table = pd.DataFrame({
+        "chrom": text("chromosome"),
+        "variant": np.where(rsid != "", rsid, vid),
+        "pos": np.concatenate([p.position for p in parts]).astype(np.int64),
+        "a1": [a[0] for a in alleles],
+        "a2": [a[1] if len(a) > 1 else "" for a in alleles],
+    })
     offsets = np.concatenate([p.offset for p in parts]).astype(np.uint64)
     multi = np.flatnonzero(nalleles != 2)
     if len(multi):
@@ -204,9 +201,8 @@ def _variant_index(cbgen: Any, bgen: Any) -> tuple[pd.DataFrame, np.ndarray]:
     return table, offsets
 
 
-def read_bgen(
-    path: str | Path, *, sample: str | Path | None = None, count_a1: bool = True
-) -> BgenGenotypes:
+def read_bgen(path: str | Path, *, sample: str | Path | None = None,
+              count_a1: bool = True) -> BgenGenotypes:
     """Open a BGEN 1.2/1.3 file for block reads of dosages.
 
     Parameters

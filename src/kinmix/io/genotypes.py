@@ -118,11 +118,8 @@ def open_genotypes(
         without ``bgen``; if a file is missing, truncated or inconsistent (the message names
         it); if an optional reader is not installed (the message names the extra).
     """
-    given = {
-        name: value
-        for name, value in (("bfile", bfile), ("bgen", bgen), ("pgen", pgen))
-        if value is not None
-    }
+    given = {name: value for name, value in (("bfile", bfile), ("bgen", bgen), ("pgen", pgen))
+             if value is not None}
     if len(given) != 1:
         raise InputError(
             "open_genotypes needs exactly one of bfile=, bgen=, pgen=; got "

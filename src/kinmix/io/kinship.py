@@ -60,9 +60,8 @@ def _gcta_prefix(path: Path) -> Path:
 
 
 def _gcta_files(prefix: Path) -> tuple[Path, Path, Path]:
-    return tuple(
-        prefix.with_name(prefix.name + ext) for ext in (".grm.bin", ".grm.N.bin", ".grm.id")
-    )
+    return tuple(prefix.with_name(prefix.name + ext) for ext in (".grm.bin", ".grm.N.bin",
+                                                                   ".grm.id"))
 
 
 def _triangle_offsets(n: int) -> np.ndarray:
@@ -88,9 +87,8 @@ def _read_triangle(path: Path, n: int) -> np.ndarray:
             stop = min(start + ROWS_PER_BLOCK, n)
             packed = np.fromfile(handle, dtype="<f4", count=offsets[stop] - offsets[start])
             for i in range(start, stop):
-                matrix[i, : i + 1] = packed[
-                    offsets[i] - offsets[start] : offsets[i + 1] - offsets[start]
-                ]
+                matrix[i, : i + 1] = packed[offsets[i] - offsets[start]: offsets[i + 1]
+                                            - offsets[start]]
     for start in range(0, n, ROWS_PER_BLOCK):  # mirror the lower triangle, block by block
         stop = min(start + ROWS_PER_BLOCK, n)
         block = matrix[start:stop, start:stop]
@@ -115,7 +113,8 @@ def _read_gcta(prefix: Path) -> Kinship:
             raise InputError(f"GCTA kinship file {path} does not exist.")
     from .tables import read_text
 
-    lines = [line.split() for line in read_text(id_file).splitlines() if line.strip()]
+    lines = [line.split() for line in read_text(id_file).splitlines()
+             if line.strip()]
     if not lines:
         raise InputError(f"GCTA file {id_file} lists no samples.")
     bad = next((number for number, fields in enumerate(lines, 1) if len(fields) < 2), None)
@@ -257,12 +256,8 @@ def write_kinship(
         raise InputError(f"{path}: {len(fids)} family IDs for {len(ids)} samples.")
     try:
         if path.suffix == ".npz":
-            arrays = {
-                "matrix": matrix,
-                "ids": ids.to_numpy(str),
-                "fids": fids.to_numpy(str),
-                "n_variants": np.int64(-1 if n_variants is None else n_variants),
-            }
+            arrays = {"matrix": matrix, "ids": ids.to_numpy(str), "fids": fids.to_numpy(str),
+                      "n_variants": np.int64(-1 if n_variants is None else n_variants)}
             write_atomically(path, lambda tmp: _save_npz(tmp, arrays))
             return
         grm, counts, id_file = _gcta_files(_gcta_prefix(path))

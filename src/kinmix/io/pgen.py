@@ -88,13 +88,12 @@ def _header_and_rows(path: Path) -> tuple[list[str] | None, pd.DataFrame]:
     """The ``#``-header of a PLINK 2 text table (None if absent) and its rows as text."""
     from .tables import read_text
 
-    lines = [
-        line for line in read_text(path).splitlines() if line.strip() and not line.startswith("##")
-    ]
+    lines = [line for line in read_text(path).splitlines()
+             if line.strip() and not line.startswith("##")]
     if not lines:
         raise InputError(f"PLINK 2 file {path} is empty.")
     header = lines[0][1:].split() if lines[0].startswith("#") else None
-    rows = [line.split() for line in lines[1 if header else 0 :]]
+    rows = [line.split() for line in lines[1 if header else 0:]]
     widths = {len(row) for row in rows}
     expected = len(header) if header else (len(rows[0]) if rows else 0)
     if widths - {expected}:
@@ -131,15 +130,13 @@ def _read_pvar(path: Path, count_a1: bool) -> pd.DataFrame:
             f"{column['ID'].iloc[multi[0]]}); split them first (plink2 --make-pgen "
             "multiallelics=-)."
         )
-    return pd.DataFrame(
-        {
-            "chrom": column["CHROM"].to_numpy(),
-            "variant": column["ID"].to_numpy(),
-            "pos": column["POS"].astype(np.int64).to_numpy(),
-            "a1": (alt if count_a1 else ref).to_numpy(),
-            "a2": (ref if count_a1 else alt).to_numpy(),
-        }
-    )
+    return pd.DataFrame({
+        "chrom": column["CHROM"].to_numpy(),
+        "variant": column["ID"].to_numpy(),
+        "pos": column["POS"].astype(np.int64).to_numpy(),
+        "a1": (alt if count_a1 else ref).to_numpy(),
+        "a2": (ref if count_a1 else alt).to_numpy(),
+    })
 
 
 def read_pgen(prefix: str | Path, *, count_a1: bool = True) -> PgenGenotypes:
@@ -165,16 +162,16 @@ def read_pgen(prefix: str | Path, *, count_a1: bool = True) -> PgenGenotypes:
     prefix = Path(prefix)
     if prefix.suffix == ".pgen":
         prefix = prefix.with_suffix("")
-    pgen, pvar, psam = (prefix.with_name(prefix.name + ext) for ext in (".pgen", ".pvar", ".psam"))
+    pgen, pvar, psam = (prefix.with_name(prefix.name + ext) for ext in (".pgen", ".pvar",
+                                                                         ".psam"))
     for path in (pgen, pvar, psam):
         if not path.is_file():
             raise InputError(f"PLINK 2 file {path} does not exist.")
     samples = _read_psam(psam)
     variants = _read_pvar(pvar, count_a1)
     try:
-        reader = pgenlib.PgenReader(
-            bytes(pgen), raw_sample_ct=len(samples), variant_ct=len(variants)
-        )
+        reader = pgenlib.PgenReader(bytes(pgen), raw_sample_ct=len(samples),
+                                    variant_ct=len(variants))
     except RuntimeError as exc:
         raise InputError(
             f"PLINK 2 file {pgen} cannot be opened with the {len(samples)} samples of "

@@ -53,16 +53,16 @@ def _split_lines(path: Path, text: str) -> tuple[list[int], list[list[str]]]:
     A tab anywhere in the first non-blank line means TSV, else a comma means CSV, else
     fields are separated by runs of whitespace.
     """
-    lines = [
-        (number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()
-    ]
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
+             if line.strip()]
     if not lines:
         raise InputError(f"{path} is empty; it needs a sample ID column and value columns.")
     first = lines[0][1]
     numbers = [number for number, _ in lines]
     if "\t" in first or "," in first:
         delimiter = "\t" if "\t" in first else ","
-        reader = csv.reader(io.StringIO("\n".join(line for _, line in lines)), delimiter=delimiter)
+        reader = csv.reader(io.StringIO("\n".join(line for _, line in lines)),
+                            delimiter=delimiter)
         rows = [[cell.strip() for cell in row] for row in reader]
     else:
         rows = [line.split() for _, line in lines]
@@ -85,7 +85,9 @@ def _split_header(
     lowered = [name.lower() for name in first]
     if id_col is not None:
         if id_col not in first:
-            raise InputError(f"{path} has no column {id_col!r} (id_col); its header is {first}.")
+            raise InputError(
+                f"{path} has no column {id_col!r} (id_col); its header is {first}."
+            )
         id_index = first.index(id_col)
         skip = {id_index} | {i for i, name in enumerate(lowered) if name in FID_NAMES}
         header = True
@@ -131,8 +133,7 @@ def _numeric_column(
         i = bad[0]
         hint = (
             "; if line 1 is a header, start it with FID IID or pass id_col"
-            if numbers[i] == 1
-            else ""
+            if numbers[i] == 1 else ""
         )
         raise InputError(
             f"{path}: column {name!r}, line {numbers[i]} has the non-numeric value "
@@ -305,9 +306,8 @@ def covariate_matrix(covariates: pd.DataFrame | None, n: int) -> tuple[np.ndarra
     if values.shape[0] != n:
         raise InputError(f"covariates have {values.shape[0]} rows but there are {n} samples.")
     if not np.isfinite(values).all():
-        bad = [
-            name for name, ok in zip(names, np.isfinite(values).all(axis=0), strict=True) if not ok
-        ]
+        bad = [name for name, ok in zip(names, np.isfinite(values).all(axis=0), strict=True)
+               if not ok]
         raise InputError(
             f"covariate column(s) {bad} have missing or infinite values; align the samples "
             "with complete=['covariate'] to drop those samples."
@@ -473,11 +473,8 @@ def align_samples(
     ids = pd.Index(genotypes[genotype_index], name="iid")
     report = {"genotypes": len(genotypes), "kept": len(ids), "dropped": dropped}
     normalized = {
-        name: (
-            _index_of(name, data)
-            if isinstance(data, pd.Index)
-            else data.set_axis(_index_of(name, data))
-        )
+        name: (_index_of(name, data) if isinstance(data, pd.Index)
+               else data.set_axis(_index_of(name, data)))
         for name, data in inputs.items()
     }
     return SampleAlignment(ids, genotype_index, report, normalized)

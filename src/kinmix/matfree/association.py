@@ -231,14 +231,8 @@ def refine(
     batch = Batch(groups, X.shape[1], np.array([idx.size for idx in per_group]))
     extra = [_dosages(op, idx) for idx in per_group]
     B, result = solve_batch(
-        op,
-        batch,
-        batch.columns(y, X, extra),
-        np.array([deltas[g] for g in groups]),
-        stage="refine",
-        tol=tol,
-        maxiter=maxiter,
-        precision=np.float64,
+        op, batch, batch.columns(y, X, extra), np.array([deltas[g] for g in groups]),
+        stage="refine", tol=tol, maxiter=maxiter, precision=np.float64,
     )
     proj = project(batch, B, result.solution, backend(op))
     rss0 = np.repeat(proj.rss0, [idx.size for idx in per_group])

@@ -189,10 +189,7 @@ def solve(
         history.append(float(residuals.max()))
         logger.debug(
             "cg %s: iteration %d, max relative residual %.3e, %d active",
-            stage,
-            iteration,
-            history[-1],
-            int(active.sum()),
+            stage, iteration, history[-1], int(active.sum()),
         )
         still = active & (residuals > tol)
         beta = np.where(still, gamma_new / np.where(still, gamma, 1.0), 0.0)
@@ -204,9 +201,6 @@ def solve(
         active = still
     logger.info(
         "cg %s: %d right-hand sides converged in %d iterations (max relative residual %.2e)",
-        stage,
-        residuals.size,
-        iteration,
-        float(residuals.max(initial=0.0)),
+        stage, residuals.size, iteration, float(residuals.max(initial=0.0)),
     )
     return CGSolution(x, iteration, residuals, np.asarray(history))

@@ -237,14 +237,7 @@ class GenotypeGRM:
         if counts.sum() == 0:
             raise InputError("no model variant has non-zero variance: K cannot be built.")
         return cls(
-            codes,
-            mean,
-            inv_sd,
-            observed,
-            order,
-            tuple(blocks),
-            groups,
-            counts,
+            codes, mean, inv_sd, observed, order, tuple(blocks), groups, counts,
             np.dtype(precision),
         )
 
@@ -264,11 +257,7 @@ class GenotypeGRM:
         return np.flatnonzero(active & (column_groups != block.group))
 
     def product(
-        self,
-        V: Any,
-        column_groups: np.ndarray,
-        *,
-        active: np.ndarray | None = None,
+        self, V: Any, column_groups: np.ndarray, *, active: np.ndarray | None = None,
         precision: Any = None,
     ) -> Any:
         r""":math:`K_{-c_k} v_k` for every column k of ``V`` (n×C), zero where not ``active``.
@@ -288,10 +277,8 @@ class GenotypeGRM:
             columns = self._columns(b, column_groups, active)
             if columns.size:
                 Z = decode_standardised(
-                    self.codes[:, b.start : b.stop],
-                    self.mean[b.start : b.stop],
-                    self.inv_sd[b.start : b.stop],
-                    dtype,
+                    self.codes[:, b.start : b.stop], self.mean[b.start : b.stop],
+                    self.inv_sd[b.start : b.stop], dtype,
                 )
                 W = Z.T @ np.ascontiguousarray(V[:, columns], dtype=dtype)
                 if columns.size == V.shape[1]:
@@ -312,20 +299,16 @@ class GenotypeGRM:
             columns = self._columns(b, column_groups, active)
             if b.in_model and columns.size:
                 parts.append(
-                    task(
-                        chunks[index],
-                        self.mean[b.start : b.stop],
-                        self.inv_sd[b.start : b.stop],
-                        Vd,
-                        columns,
-                        dtype,
-                    )
+                    task(chunks[index], self.mean[b.start : b.stop],
+                         self.inv_sd[b.start : b.stop], Vd, columns, dtype)
                 )
         if not parts:
             return da.zeros(V.shape, chunks=V.shape)
         return da.from_delayed(_tree_sum(parts), shape=V.shape, dtype=np.float64)
 
-    def genetic_draws(self, column_groups: np.ndarray, rng: np.random.Generator) -> Any:
+    def genetic_draws(
+        self, column_groups: np.ndarray, rng: np.random.Generator
+    ) -> Any:
         r"""Random genetic values :math:`Z_{-c_k} u_k / \sqrt{m_{-c_k}}`, :math:`u_k \sim N(0, I)`.
 
         Their covariance is :math:`K_{-c_k}`. The draws of ``u`` are made block by block in
@@ -343,16 +326,9 @@ class GenotypeGRM:
             chunks = self.codes.to_delayed().ravel()
             task = dask.delayed(_block_draw, pure=True)
             parts = [
-                task(
-                    chunks[i],
-                    self.mean[b.start : b.stop],
-                    self.inv_sd[b.start : b.stop],
-                    draws[i],
-                    self._columns(b, column_groups, active),
-                    self.precision,
-                )
-                for i, b in enumerate(self.blocks)
-                if b.in_model
+                task(chunks[i], self.mean[b.start : b.stop], self.inv_sd[b.start : b.stop],
+                     draws[i], self._columns(b, column_groups, active), self.precision)
+                for i, b in enumerate(self.blocks) if b.in_model
             ]
             total = da.from_delayed(_tree_sum(parts), shape=(self.n, C), dtype=np.float64)
             return total * scale
@@ -360,12 +336,9 @@ class GenotypeGRM:
         for i, b in enumerate(self.blocks):
             if b.in_model:
                 out += _block_draw(
-                    self.codes[:, b.start : b.stop],
-                    self.mean[b.start : b.stop],
-                    self.inv_sd[b.start : b.stop],
-                    draws[i],
-                    self._columns(b, column_groups, active),
-                    self.precision,
+                    self.codes[:, b.start : b.stop], self.mean[b.start : b.stop],
+                    self.inv_sd[b.start : b.stop], draws[i],
+                    self._columns(b, column_groups, active), self.precision,
                 )
         return out * scale
 
@@ -415,10 +388,8 @@ def _encode_dask(genotypes, order, blocks):
         *[dask.delayed(encode, nout=4)(part) for part in G.to_delayed().ravel()]
     )
     codes = da.concatenate(
-        [
-            da.from_delayed(e[0], shape=(G.shape[0], w), dtype=np.int8)
-            for e, w in zip(encoded, widths, strict=True)
-        ],
+        [da.from_delayed(e[0], shape=(G.shape[0], w), dtype=np.int8)
+         for e, w in zip(encoded, widths, strict=True)],
         axis=1,
     ).rechunk({0: -1, 1: widths})
     stats = dask.compute(*[(e[1], e[2], e[3]) for e in encoded])

@@ -130,9 +130,8 @@ def matfree_scan(
     )
     rng = np.random.default_rng(seed)
     groups = np.arange(len(op.groups))
-    deltas, reml = _deltas(
-        op, yv, Xm, groups, delta, loco_delta, mc_samples, rng, stages, caps["reml"]
-    )
+    deltas, reml = _deltas(op, yv, Xm, groups, delta, loco_delta, mc_samples, rng, stages,
+                           caps["reml"])
     testable = np.flatnonzero(op.inv_sd > 0)
     ncal = min(calibration_variants, testable.size)
     calibration = np.sort(rng.choice(testable, size=ncal, replace=False))
@@ -140,19 +139,16 @@ def matfree_scan(
         op, yv, Xm, groups, deltas, calibration, tol=stages["loco"], maxiter=caps["loco"]
     )
     logger.info("calibration constant %.4f (jackknife SE %.4f)", cal.constant, cal.standard_error)
-    result = scan_blocks(op, Xm, {g: g for g in groups}, proj.Py, proj.rss0, spread, cal.constant)
+    result = scan_blocks(
+        op, Xm, {g: g for g in groups}, proj.Py, proj.rss0, spread, cal.constant
+    )
     denominator = np.full(op.m, "calibrated", dtype=object)
     finite = np.flatnonzero(np.isfinite(result["pvalue"]) & (result["pvalue"] < refine_pvalue))
     targets = finite[np.argsort(result["pvalue"][finite], kind="stable")]
     if max_refine is not None:
         targets = targets[:max_refine]
     refined = refine(
-        op,
-        yv,
-        Xm,
-        np.sort(targets),
-        dict(enumerate(deltas)),
-        tol=stages["refine"],
+        op, yv, Xm, np.sort(targets), dict(enumerate(deltas)), tol=stages["refine"],
         maxiter=caps["refine"],
     )
     iterations = {"reml": reml.iterations if reml else [], "loco": loco.iterations}
@@ -187,7 +183,9 @@ def _deltas(op, y, X, groups, delta, loco_delta, samples, rng, stages, maxiter):
             raise InputError(f"delta must lie strictly between 0 and 1; got {values}.")
         return values, None
     which = groups if loco_delta == "chunk" else np.array([WHOLE_GENOME])
-    fit = mc_reml(op, y, X, which, samples=samples, rng=rng, tol=stages["reml"], maxiter=maxiter)
+    fit = mc_reml(
+        op, y, X, which, samples=samples, rng=rng, tol=stages["reml"], maxiter=maxiter
+    )
     values = fit.delta if loco_delta == "chunk" else np.full(groups.size, fit.delta[0])
     return values, fit
 
