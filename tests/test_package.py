@@ -58,7 +58,7 @@ def test_estimate_h2__is_a_frozen_value_and_validates_x_once():
     assert as_array["h2"] == as_array.h2
     with pytest.raises(dataclasses.FrozenInstanceError):
         as_array.h2 = 0.0
-    with pytest.raises(kinmix.InputError, match="x has 59 rows but 60 were expected"):
+    with pytest.raises(kinmix.InputError, match="X has 59 rows but 60 were expected"):
         kinmix.estimate_h2(y, x[:-1], K)
 
 

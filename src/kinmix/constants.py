@@ -16,6 +16,13 @@ r"""Numerical constants of kinmix, each defined once.
     share is at most ``COLLINEARITY_RTOL``) is collinear with them.
 ``CONSTANCY_RTOL``
     A genotype column whose variance is at most this share of its mean square is constant.
+``RESIDUAL_SHARE_MIN``
+    A trait whose residual after least squares on the covariates is at most this share
+    (1e-12) of its sum of squares is fitted exactly: the kernel's residual sums of squares,
+    differences of quadratic forms, would carry no correct digit.
+``MAX_ABS_VALUE``
+    The largest magnitude accepted in an input array (1e150): the square of anything
+    larger, and so every inner product, could overflow float64.
 ``CHI2_MEDIAN``
     The median of the :math:`\chi^2_1` distribution, the denominator of the genomic-control
     :math:`\lambda_{GC}`.
@@ -36,6 +43,8 @@ DELTA_BOUNDS = (SQRT_EPS, 1.0 - SQRT_EPS)
 COLLINEARITY_RTOL = 1e-10
 CONSTANCY_RTOL = 1e-10
 FREE_FORM_JITTER = 1000 * SQRT_EPS
+MAX_ABS_VALUE = 1e150
+RESIDUAL_SHARE_MIN = 1e-12
 #: ``scipy.stats.chi2(1).ppf(0.5)``.
 CHI2_MEDIAN = 0.454936423119572
 QUADRATURE_NODES = 1024

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import issymmetric
 
-from ._validate import as_matrix, as_vector
+from ._validate import as_matrix, as_scalar, as_vector
 from .constants import SQRT_EPS
 from .errors import InputError
 
@@ -53,6 +53,39 @@ def _split_spectrum(S: np.ndarray, rtol: float, name: str) -> int:
     return int(np.searchsorted(S, threshold, side="right"))
 
 
+#: Largest admissible deviation of :math:`Q_0^\top Q_0` from the identity, probed on
+#: random directions (rounding in a float64 eigendecomposition stays near 1e-13).
+ORTHONORMALITY_ATOL = 1e-6
+
+
+def _check_orthonormal(Q0: np.ndarray, name: str) -> None:
+    r"""Raise unless the columns of ``Q0`` are orthonormal, probed in :math:`O(nk)`.
+
+    The column norms must be 1, and :math:`Q_0^\top Q_0 z = z` for two fixed random
+    directions z — which fails for scaled, duplicated or otherwise dependent columns
+    without forming the :math:`k\times k` Gram matrix.
+    """
+    k = Q0.shape[1]
+    if k == 0:
+        return
+    norms = np.einsum("ij,ij->j", Q0, Q0)
+    z = np.random.default_rng(0).normal(size=(k, 2))
+    deviation = max(
+        float(np.abs(norms - 1.0).max()),
+        float(np.abs(Q0.T @ (Q0 @ z) - z).max() / np.abs(z).max()),
+    )
+    if deviation > ORTHONORMALITY_ATOL:
+        raise InputError(
+            f"{name} does not have orthonormal columns (Q0ᵀQ0 differs from the identity by "
+            f"{deviation:.3g}): pass the eigenvectors returned by kinmix.economic_qs or "
+            "kinmix.economic_qs_linear, not a scaled or edited copy."
+        )
+
+
+def _check_rtol(rtol: Any) -> float:
+    return as_scalar(rtol, "rtol", lower=0.0, upper=1.0)
+
+
 def economic_qs(K: Any, *, rtol: float = DEFAULT_RTOL) -> QS:
     r"""Economic eigendecomposition of a symmetric positive semi-definite matrix.
 
@@ -75,6 +108,7 @@ def economic_qs(K: Any, *, rtol: float = DEFAULT_RTOL) -> QS:
     -----
     Costs one dense symmetric eigendecomposition, :math:`O(n^3)`.
     """
+    rtol = _check_rtol(rtol)
     K = as_matrix(K, "K")
     n = K.shape[0]
     if K.shape != (n, n):
@@ -117,6 +151,7 @@ def economic_qs_linear(G: Any, *, rtol: float = DEFAULT_RTOL, return_q1: bool = 
     :math:`Q_0 = U`, :math:`S_0 = \Sigma^2`, at cost :math:`O(nr^2)` time and :math:`O(nr)`
     memory. When :math:`r \ge n`, :math:`GG^\top` is formed and :func:`economic_qs` is used.
     """
+    rtol = _check_rtol(rtol)
     G = as_matrix(G, "G")
     n, r = G.shape
     if r >= n:
@@ -151,6 +186,7 @@ def unpack_qs(QS: Any, n: int, *, rtol: float = DEFAULT_RTOL) -> tuple[np.ndarra
             f"QS[0][0] (Q0) has {Q0.shape[1]} columns but QS[1] (S0) has {S0.shape[0]} "
             "eigenvalues; they must agree."
         )
+    _check_orthonormal(Q0, "QS[0][0] (Q0)")
     order = np.argsort(S0, kind="stable")
     first = _split_spectrum(S0[order], rtol, "QS[1] (S0)")
     if first:

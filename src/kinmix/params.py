@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from .errors import ConvergenceWarning, InputError
+from .errors import BoundaryWarning, ConvergenceWarning, InputError
 
 __all__ = [
     "IDENTITY",
@@ -644,4 +644,43 @@ def fit_model(
             ConvergenceWarning,
             stacklevel=3,
         )
+    _warn_on_bounds(model, stacklevel=4)
     return result
+
+
+#: A free coordinate this close (relative) to a finite bound sits on it.
+BOUND_RTOL = 1e-6
+#: A gradient component beyond this still pushes the optimum outward.
+OUTWARD_GRADIENT = 1e-6
+
+
+def _warn_on_bounds(model: Any, stacklevel: int) -> None:
+    """Warn for every free coordinate stopped on a hard bound while the objective still
+    increases beyond it: the maximum lies outside the admissible range."""
+    parameters = model.parameters()
+    gradient = model.gradient()
+    for key, parameter in parameters.items():
+        if parameter.fixed or key not in gradient:
+            continue
+        free = np.ravel(parameter.free)
+        slope = np.ravel(np.asarray(gradient[key], dtype=float))
+        for i, (lower, upper) in enumerate(parameter.bounds):
+            on_upper = np.isfinite(upper) and upper - free[i] <= BOUND_RTOL * max(1.0, abs(upper))
+            on_lower = np.isfinite(lower) and free[i] - lower <= BOUND_RTOL * max(1.0, abs(lower))
+            outward = (on_upper and slope[i] > OUTWARD_GRADIENT) or (
+                on_lower and slope[i] < -OUTWARD_GRADIENT
+            )
+            if not outward:
+                continue
+            side, bound = ("upper", upper) if on_upper else ("lower", lower)
+            value = np.ravel(parameter.value)
+            shown = value[i] if value.size == free.size else free[i]
+            warnings.warn(
+                f"{type(model).__name__}.fit stopped with {parameter.name} = {shown:.6g} "
+                f"({key}) on the {side} "
+                f"bound of its search range ({bound:.6g} in the optimiser's coordinate) while "
+                f"the likelihood still increases beyond it (derivative {slope[i]:.3g}): the "
+                "maximum lies outside the admissible range, so this value is not an optimum.",
+                BoundaryWarning,
+                stacklevel=stacklevel,
+            )

@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import BoundaryWarning, FitError, InputError
+from ._validate import (
+    as_matrix,
+    as_vector,
+    check_full_column_rank,
+    check_not_fitted_exactly,
+    check_samples,
+)
+from .errors import BoundaryWarning, FitError, InputError, KinmixWarning
 from .grm import BLOCK_SIZE, StreamedKinship, eigh_upper_in_place
 from .kernel.exact import fixed_delta_statistics, pvalues
 from .linalg import economic_qs, economic_qs_linear
@@ -84,13 +91,63 @@ def estimate_h2(y: Any, X: Any, K: Any) -> H2Estimate:
     r"""REML heritability of ``y`` given covariates ``X`` and a kinship ``K``.
 
     Fits :math:`y \sim N(X\beta, \sigma^2K + \tau^2I)` by REML (Hail's
-    :class:`~kinmix.lmm.LinearMixedModel`, which validates the arguments: ``X`` may be
-    any (n, c) array-like, a 1-D ``X`` is one covariate) and returns an
-    :class:`H2Estimate`.
+    :class:`~kinmix.lmm.LinearMixedModel`) and returns an :class:`H2Estimate`. ``X`` may
+    be any (n, c) array-like; a 1-D ``X`` is one covariate.
+
+    Warns
+    -----
+    BoundaryWarning
+        When the optimum lies on the boundary of :math:`\log\gamma \in [-8, 8]` (h² near
+        0 or 1): the estimate at the bound is returned with ``h2_se`` NaN.
+    KinmixWarning
+        When K is proportional to the identity: h² is unidentifiable and ``h2``,
+        ``h2_se``, ``delta`` are NaN.
     """
+    y = as_vector(y, "y")
+    X = as_matrix(X, "X", nrows=y.shape[0])
+    check_samples(y.shape[0], X.shape[1])
+    check_full_column_rank(X, "X")
+    check_not_fitted_exactly(y, X)
     model, _ = LinearMixedModel.from_kinship(y, X, K)
-    model.fit()
-    return H2Estimate(
+    if _proportional_to_identity(model.s):
+        warnings.warn(
+            "h2 is unidentifiable: K is proportional to the identity, so sigma²K + tau²I is "
+            "a multiple of I whatever h2 and the data cannot split it. h2, h2_se and delta "
+            "are NaN; scale and beta are those of the total variance.",
+            KinmixWarning,
+            stacklevel=2,
+        )
+        model.fit(log_gamma=0.0)
+        unidentified = float("nan")
+        return _estimate(model, h2=unidentified, h2_se=unidentified, delta=unidentified)
+    bounds = (-8.0, 8.0)
+    try:
+        model.fit(bounds=bounds)
+    except FitError:
+        if model.optimize_result is None:
+            raise
+        at_lower = model.optimize_result.x - bounds[0] < bounds[1] - model.optimize_result.x
+        model.fit(log_gamma=bounds[0] if at_lower else bounds[1])
+        warnings.warn(
+            f"h2 = {model.h_sq:.3g} lies on the boundary of its search range (log_gamma = "
+            f"{model.log_gamma:g}): the data favour "
+            + ("no kinship effect (h2 -> 0)" if at_lower else "h2 -> 1 (no noise)")
+            + "; h2_se is not defined there and is NaN.",
+            BoundaryWarning,
+            stacklevel=2,
+        )
+        return _estimate(model, h2_se=float("nan"))
+    return _estimate(model)
+
+
+def _proportional_to_identity(s: np.ndarray) -> bool:
+    """Whether the eigenvalues of a full-rank kinship are all equal (K ∝ I)."""
+    return bool(s.size and s.min() > 0 and np.ptp(s) <= 1e-10 * s.max())
+
+
+def _estimate(model: LinearMixedModel, **fields: float) -> H2Estimate:
+    """The :class:`H2Estimate` of a fitted model, with ``fields`` replacing its own."""
+    values = dict(
         h2=model.h_sq,
         h2_se=model.h_sq_standard_error,
         delta=1.0 / (1.0 + model.gamma),
@@ -100,6 +157,8 @@ def estimate_h2(y: Any, X: Any, K: Any) -> H2Estimate:
         n=model.n,
         k=int(np.sum(model.s > 0)),
     )
+    values.update(fields)
+    return H2Estimate(**values)
 
 
 # -- heritability in GEMMA's terms -----------------------------------------------------------

@@ -129,7 +129,7 @@ def test_linear_mixed_model__boundary_optimum_raises(ref_inputs):
         model.fit(bounds=(1.0, 3.0))
     with pytest.raises(FitError, match="within 0.01 of the upper bound -1.0"):
         model.fit(bounds=(-3.0, -1.0))
-    with pytest.raises(FitError, match="bounds must satisfy lower < upper"):
+    with pytest.raises(InputError, match="bounds must satisfy lower < upper"):
         model.fit(bounds=(1.0, -1.0))
 
 

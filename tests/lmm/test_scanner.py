@@ -195,7 +195,7 @@ def test_fast_scanner__several_phenotypes_share_one_rotation():
 def test_fast_scanner__rejects_bad_input():
     y, X, G, M = _problem(20, 5, 5)
     QS = economic_qs_linear(G)
-    with pytest.raises(InputError, match="v must be finite and non-negative"):
+    with pytest.raises(InputError, match=r"v must be a finite number in \[0, inf\]"):
         FastScanner(y, X, QS, -1.0)
     with pytest.raises(InputError, match="v is 0 but K is rank-deficient"):
         FastScanner(y, X, QS, 0.0)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_matrix, as_vector, check_full_column_rank
+from .._validate import as_matrix, as_scalar, as_vector, check_full_column_rank, check_samples
 from ..constants import DELTA_BOUNDS
 from ..ep import LowRankPrior, SiteAlgebra
 from ..errors import InputError
@@ -44,6 +44,7 @@ class GLMMParameters:
 
     def __init__(self, n: int, X: Any, QS: Any) -> None:
         self._X = as_matrix(X, "X", nrows=n)
+        check_samples(n, self._X.shape[1])
         check_full_column_rank(self._X, "X")
         if QS is None:
             Q0, S0 = np.zeros((n, 0)), np.zeros(0)
@@ -84,9 +85,7 @@ class GLMMParameters:
 
     @delta.setter
     def delta(self, value: float) -> None:
-        value = float(value)
-        if not 0.0 <= value <= 1.0:
-            raise InputError(f"delta must lie in [0, 1]; got {value}.")
+        value = as_scalar(value, "delta", lower=0.0, upper=1.0)
         self._params["logitdelta"].value = min(max(value, DELTA_EPSILON), 1 - DELTA_EPSILON)
 
     @property

@@ -2,18 +2,24 @@ r"""limix's :class:`GLMMExpFam`: GLMMs with exponential-family outcomes, fitted 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
+from .._validate import as_scalar
 from ..constants import QUADRATURE_NODES
 from ..ep import EPResult, Sites, run_ep
-from ..errors import InputError
-from ..lik import ProbitProdLik, ProdLik, make_lik
+from ..errors import BoundaryWarning
+from ..lik import BernoulliProdLik, BinomialProdLik, ProbitProdLik, ProdLik, make_lik
 from ..params import FitResult, fit_model
 from ._base import DELTA_EPSILON, GLMMParameters
 
 __all__ = ["GLMMExpFam"]
+
+
+#: A fitted success probability closer than this to 0 or 1 signals separation.
+SEPARATION_PROBABILITY = 1e-6
 
 
 class GLMMExpFam(GLMMParameters):
@@ -75,9 +81,8 @@ class GLMMExpFam(GLMMParameters):
         self._lik = make_lik(lik, n_int)
         self._y = self._lik.check_outcome(y, "y")
         super().__init__(self._y.shape[0], X, QS)
-        if not (rtol > 0 and atol >= 0):
-            raise InputError(f"rtol must be positive and atol non-negative; got {rtol}, {atol}.")
-        self._rtol, self._atol = float(rtol), float(atol)
+        self._rtol = as_scalar(rtol, "rtol", lower=0.0, open_lower=True)
+        self._atol = as_scalar(atol, "atol", lower=0.0)
         self._sites = Sites.zeros(self._y.shape[0])
         self._result: EPResult | None = None
         self._result_state: tuple | None = None
@@ -143,8 +148,32 @@ class GLMMExpFam(GLMMParameters):
         -----
         ConvergenceWarning
             If L-BFGS-B stops before meeting either tolerance.
+        BoundaryWarning
+            If a parameter stops on a hard bound of its search range while the likelihood
+            still increases beyond it, or if a fitted success probability reaches within
+            ``SEPARATION_PROBABILITY`` of 0 or 1 (Bernoulli, probit, binomial): the
+            outcome is perfectly separated by the covariates, or all equal, and the
+            maximum likelihood does not exist.
         """
-        return fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
+        result = fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
+        self._warn_if_separated()
+        return result
+
+    def _warn_if_separated(self) -> None:
+        if not isinstance(self._lik, (BernoulliProdLik, BinomialProdLik)):
+            return
+        probability = np.asarray(self._lik.mean(self.mean()), dtype=float)
+        extreme = np.minimum(probability, 1.0 - probability)
+        if extreme.size and extreme.min() < SEPARATION_PROBABILITY:
+            warnings.warn(
+                f"GLMMExpFam.fit: fitted success probabilities reach {extreme.min():.3g} of 0 "
+                f"or 1 (effects up to {np.abs(self.beta).max():.3g}): the outcome is perfectly "
+                "separated by the covariates, or all equal, so the maximum likelihood does "
+                "not exist and the effects grow with the iterations. Drop the separating "
+                "covariate, or use a penalised model.",
+                BoundaryWarning,
+                stacklevel=3,
+            )
 
     def __repr__(self) -> str:
         return (

@@ -172,6 +172,16 @@ class GPModel(Parametric):
     """
 
     def __init__(self, name: str, nsamples: int, mean: Mean, cov: Covariance) -> None:
+        if not isinstance(mean, Mean):
+            raise InputError(
+                f"mean must be a mean function such as kinmix.mean.OffsetMean(n) or "
+                f"LinearMean(X); got {type(mean).__name__}."
+            )
+        if not isinstance(cov, Covariance):
+            raise InputError(
+                f"cov must be a covariance function such as kinmix.cov.GivenCov(K) or "
+                f"EyeCov(n); got {type(cov).__name__}."
+            )
         if mean.size != nsamples:
             raise InputError(
                 f"mean has length {mean.size} but the outcome has {nsamples} samples."

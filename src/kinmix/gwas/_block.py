@@ -16,11 +16,13 @@ from ..kernel import association as _scan
 from . import _tests
 
 #: Codes of :attr:`BlockResult.reason` and the words of the results table.
-OK, CONSTANT, ALL_MISSING, COLLINEAR = 0, 1, 2, 3
+OK, CONSTANT, ALL_MISSING, COLLINEAR, TOO_LARGE, DEGENERATE = 0, 1, 2, 3, 4, 5
 REASONS = {
     CONSTANT: "constant",
     ALL_MISSING: "all missing",
     COLLINEAR: "collinear with covariates",
+    TOO_LARGE: "dosage too large",
+    DEGENERATE: "degenerate fit",
 }
 
 
@@ -88,12 +90,15 @@ class Dosages:
     r"""Mean-imputed dosages of one block.
 
     ``G`` (n, m) float64; ``GG`` (m,) :math:`g^\top g`; ``nobs`` (m,) the number of
-    observed dosages of each variant.
+    observed dosages of each variant; ``too_large`` (m,) flags the variants whose
+    :math:`g^\top g` overflows float64 (their column of ``G`` is zeroed, so the kernel
+    never sees an infinity).
     """
 
     G: np.ndarray
     GG: np.ndarray
     nobs: np.ndarray
+    too_large: np.ndarray
 
 
 def dosages(block: np.ndarray) -> Dosages:
@@ -119,8 +124,14 @@ def dosages(block: np.ndarray) -> Dosages:
         mean = np.where(missing, 0.0, sub).sum(axis=0) / observed
         G = G.copy() if np.may_share_memory(G, block) else G
         G[:, flagged] = np.where(missing, mean, sub)
-        GG[flagged] = np.einsum("nm,nm->m", G[:, flagged], G[:, flagged])
-    return Dosages(G, GG, nobs)
+        with np.errstate(over="ignore"):
+            GG[flagged] = np.einsum("nm,nm->m", G[:, flagged], G[:, flagged])
+    too_large = ~np.isfinite(GG)
+    if too_large.any():
+        G = G.copy() if np.may_share_memory(G, block) else G
+        G[:, too_large] = 0.0
+        GG[too_large] = 0.0
+    return Dosages(G, GG, nobs, too_large)
 
 
 def _reasons(d: Dosages, sums: np.ndarray, degenerate: np.ndarray) -> np.ndarray:
@@ -132,6 +143,7 @@ def _reasons(d: Dosages, sums: np.ndarray, degenerate: np.ndarray) -> np.ndarray
     suspects = np.flatnonzero(square - mean**2 <= CONSTANCY_RTOL * np.maximum(square, 1e-300))
     reason[suspects[np.ptp(d.G[:, suspects], axis=0) == 0]] = CONSTANT
     reason[d.nobs == 0] = ALL_MISSING
+    reason[d.too_large] = TOO_LARGE
     reason[(reason == OK) & degenerate.any(axis=0)] = COLLINEAR
     return reason
 
@@ -139,12 +151,19 @@ def _reasons(d: Dosages, sums: np.ndarray, degenerate: np.ndarray) -> np.ndarray
 def _outcome(d: Dosages, sums: np.ndarray, degenerate: np.ndarray, **stats) -> BlockResult:
     """The block's result, with NaN statistics wherever a variant cannot be tested."""
     reason = _reasons(d, sums, degenerate)
+    # Whatever else leaves a statistic non-finite (an alternative that fits a trait
+    # exactly, with no residual, in tiny samples) is named rather than left a silent NaN.
+    for value in stats.values():
+        if value is not None:
+            other_axes = tuple(axis for axis in range(value.ndim) if axis != 1)
+            broken = (~np.isfinite(value)).any(axis=other_axes)
+            reason[(reason == OK) & broken] = DEGENERATE
     untested = reason != OK
     for name, value in stats.items():
         if value is not None:
             mask = untested[None, :, None] if value.ndim == 3 else untested[None, :]
             stats[name] = np.where(mask, np.nan, value)
-    af = np.where(d.nobs == 0, np.nan, sums / (2 * d.G.shape[0]))
+    af = np.where((d.nobs == 0) | d.too_large, np.nan, sums / (2 * d.G.shape[0]))
     return BlockResult(nobs=d.nobs, af=af, reason=reason, **stats)
 
 

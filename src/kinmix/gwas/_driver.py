@@ -116,7 +116,10 @@ def scan(
           ``_reml`` (the Wald/F fit, which gives ``beta``, ``se`` and ``scale``) and ``_ml``
           (the LRT fit, which gives ``lml``); the score test's δ is the null δ;
         - ``reason``: why a variant has NaN statistics — ``"constant"``,
-          ``"all missing"`` or ``"collinear with covariates"`` — and missing otherwise.
+          ``"all missing"``, ``"collinear with covariates"``, ``"dosage too large"``
+          (its :math:`g^\top g` overflows float64) or ``"degenerate fit"`` (a statistic
+          that is not finite, e.g. an alternative without residual in a tiny sample) — and
+          missing otherwise.
 
     Raises
     ------

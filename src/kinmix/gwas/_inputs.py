@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validate import as_matrix, check_full_column_rank, is_dask_array
+from .._validate import (
+    as_matrix,
+    check_full_column_rank,
+    check_not_fitted_exactly,
+    is_dask_array,
+)
 from ..errors import InputError
 from ..linalg import economic_qs, unpack_qs
 
@@ -98,12 +103,19 @@ def _environments(E: Any, n: int) -> tuple[np.ndarray | None, list]:
             f"interaction column {int(constant[0])} is constant: g⊙1 is the main effect g, "
             "which the interaction test already includes. Drop constant environments."
         )
+    check_full_column_rank(E, "interaction")
     return E, names if names is not None else list(range(E.shape[1]))
 
 
 def _block_size(block_size: int | None, G: Any, n: int, width: int) -> int | None:
     if block_size is not None:
-        if int(block_size) != block_size or block_size <= 0:
+        integral = (
+            isinstance(block_size, (int, float, np.integer, np.floating))
+            and not isinstance(block_size, (bool, np.bool_))
+            and np.isfinite(block_size)
+            and int(block_size) == block_size
+        )
+        if not integral or block_size <= 0:
             raise InputError(f"block_size must be a positive integer; got {block_size!r}.")
         return int(block_size)
     if is_dask_array(G):
@@ -125,12 +137,15 @@ def validate(
     Y, traits = _traits(y)
     n = Y.shape[0]
     X = np.ones((n, 1)) if X is None else as_matrix(X, "X", nrows=n)
-    check_full_column_rank(X, "X")
     if n <= X.shape[1] + 1:
         raise InputError(
             f"y has {n} samples but X has {X.shape[1]} covariates: at least "
             f"{X.shape[1] + 2} samples are needed to test a variant."
         )
+    check_full_column_rank(X, "X")
+    for j in range(Y.shape[1]):
+        name = "y" if traits is None else f"y (trait {traits[j]})"
+        check_not_fitted_exactly(Y[:, j], X, name)
     G, ids = _genotypes(G, n)
     m = G.shape[1]
     if variants is not None:

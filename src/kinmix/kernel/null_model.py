@@ -78,9 +78,19 @@ def delta_from_log_gamma(log_gamma: float) -> float:
 
 def solve(design: RotatedDesign, d0: np.ndarray, d1: float) -> Solution:
     """GLS solution and the quadratic forms at a fixed diagonal (cost :math:`O(kc^2)`)."""
+    if (design.complement and not d1 > 0) or not np.all(d0 > 0):
+        raise FitError(
+            f"the covariance is singular: delta = {d1:.6g} with a rank-deficient K (rank "
+            f"{design.k} < n = {design.n}) leaves no variance on the complement of K's "
+            "span. Set delta above 0 or let fit estimate it."
+        )
     # One weighted Gram of [X, y] holds XᵀV⁻¹X, XᵀV⁻¹y and yᵀV⁻¹y.
     gram = inner(design.QB, design.QB, design.BB, d0, d1, design.complement)
     XVX, XVy, yVy = gram[:-1, :-1], gram[:-1, -1], float(gram[-1, -1])
+    if design.c == 0:  # no covariates: nothing to solve
+        empty = np.empty(0)
+        cho = (np.empty((0, 0)), True)
+        return Solution(d0, d1, XVX, XVy, yVy, empty, yVy, logdet(d0, d1, design.n), cho)
     try:
         cho = cho_factor(XVX, lower=True, check_finite=False)
         # Share of each covariate's V⁻¹-norm not explained by the ones before it.

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._progress import progress
-from .._validate import as_matrix, as_vector, check_full_column_rank
+from .._validate import (
+    as_matrix,
+    as_scalar,
+    as_vector,
+    check_full_column_rank,
+    check_not_fitted_exactly,
+    check_samples,
+)
 from ..errors import InputError
 from ..kernel import association as _scan
 from ..linalg import rotate, unpack_qs
@@ -50,11 +57,11 @@ class FastScanner:
         y = as_vector(y, "y")
         n = y.shape[0]
         X = as_matrix(X, "X", nrows=n)
+        check_samples(n, X.shape[1])
         check_full_column_rank(X, "X")
+        check_not_fitted_exactly(y, X)
         Q0, S0 = unpack_qs(QS, n)
-        v = float(v)
-        if not np.isfinite(v) or v < 0:
-            raise InputError(f"v must be finite and non-negative; got {v}.")
+        v = as_scalar(v, "v", lower=0.0)
         if v == 0 and Q0.shape[1] < n:
             raise InputError(
                 "v is 0 but K is rank-deficient: the covariance K + vI would be singular."
@@ -98,8 +105,17 @@ class FastScanner:
         return np.sqrt(np.diagonal(self.null_beta_covariance)).copy()
 
     # -- scans ---------------------------------------------------------------------------
-    def _candidates(self, M: Any, name: str) -> np.ndarray:
-        return as_matrix(M, name, nrows=self._null.n)
+    def _candidates(self, M: Any, name: str, joint: bool) -> np.ndarray:
+        M = as_matrix(M, name, nrows=self._null.n)
+        n, c = self._null.n, self._null.X.shape[1]
+        q = M.shape[1] if joint else min(M.shape[1], 1)
+        if n <= c + q:
+            raise InputError(
+                f"{name} has {M.shape[1]} column(s): with {c} covariate(s) the alternative "
+                f"model has {c + q} effects for {n} samples, which leaves no residual. At "
+                f"least {c + q + 1} samples are needed."
+            )
+        return M
 
     def fast_scan(self, M: Any, verbose: bool = True) -> dict[str, np.ndarray]:
         """Test each column of ``M`` (n×m) on its own.
@@ -112,7 +128,7 @@ class FastScanner:
             (constant columns included) get NaN. ``verbose`` shows a progress bar on stderr
             when tqdm is installed and there is more than one block.
         """
-        M = self._candidates(M, "M")
+        M = self._candidates(M, "M", joint=False)
         m = M.shape[1]
         starts = range(0, max(m, 1), BLOCK_SIZE)  # one (empty) block when m = 0
         blocks = [
@@ -141,7 +157,7 @@ class FastScanner:
             ``lml`` and ``scale`` (floats), ``effsizes0``/``effsizes0_se`` (c,),
             ``effsizes1``/``effsizes1_se`` (q,).
         """
-        M = self._candidates(M, "M")
+        M = self._candidates(M, "M", joint=True)
         if M.shape[1] == 0:
             return {
                 "lml": self.null_lml(),

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import OptimizeResult
 
-from .._validate import as_matrix, as_vector, is_dask_array
+from .._validate import as_matrix, as_scalar, as_vector, is_dask_array
 from ..errors import FitError, InputError
 from ..kernel import association as _scan
 from ..kernel import null_model as kernel
@@ -22,6 +22,21 @@ BOUNDARY_MARGIN = 0.01
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _check_bounds(bounds: Any) -> tuple[float, float]:
+    """``bounds`` as two finite floats ``lower < upper``, or an :class:`InputError`."""
+    try:
+        lower, upper = bounds
+    except (TypeError, ValueError):
+        lower = upper = None
+    if lower is None or isinstance(bounds, str):
+        raise InputError(f"bounds must be a pair (lower, upper) of numbers; got {bounds!r}.")
+    lower = as_scalar(lower, "bounds[0]")
+    upper = as_scalar(upper, "bounds[1]")
+    if not lower < upper:
+        raise InputError(f"bounds must satisfy lower < upper; got {bounds!r}.")
+    return lower, upper
 
 
 class LinearMixedModel:
@@ -145,7 +160,7 @@ class LinearMixedModel:
         float, or (float, ndarray, float, float)
             The value, and with ``return_parameters`` also β, σ² and τ².
         """
-        d0, d1 = self._diagonal(float(log_gamma))
+        d0, d1 = self._diagonal(as_scalar(log_gamma, "log_gamma"))
         sol = kernel.solve(self._design, d0, d1)
         dof = self.n - self.f
         sigma_sq = sol.rss / dof
@@ -189,7 +204,11 @@ class LinearMixedModel:
         within 0.01 of either bound raises :class:`kinmix.FitError`.
         """
         self._reset()
-        if log_gamma is None:
+        if log_gamma is not None:
+            log_gamma = as_scalar(log_gamma, "log_gamma")
+            at_optimum = False
+        else:
+            bounds = _check_bounds(bounds)
             result = kernel.maximize_log_gamma(
                 lambda t: -self.compute_neg_log_reml(t), bounds, xatol=tol, maxiter=maxiter
             )
@@ -219,9 +238,6 @@ class LinearMixedModel:
                 )
             log_gamma = polished
             at_optimum = True
-        else:
-            at_optimum = False
-        log_gamma = float(log_gamma)
         _, beta, sigma_sq, tau_sq = self.compute_neg_log_reml(log_gamma, True)
         self.log_gamma, self.gamma = log_gamma, float(np.exp(log_gamma))
         self.beta, self.sigma_sq, self.tau_sq = beta, float(sigma_sq), float(tau_sq)
@@ -268,6 +284,8 @@ class LinearMixedModel:
         )
         h2 = self.h_sq
         second = (curvature + (2 * h2 - 1) * slope) / (h2 * (1 - h2)) ** 2
+        if not second > 0:  # a flat restricted likelihood: h² is not determined at all
+            return float("inf")
         return float(1.0 / np.sqrt(second))
 
     def h_sq_normalized_lkhd(self) -> np.ndarray:

@@ -8,8 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_matrix, as_vector, check_full_column_rank
-from ..errors import BoundaryWarning, InputError
+from .._validate import (
+    as_matrix,
+    as_scalar,
+    as_vector,
+    check_full_column_rank,
+    check_not_fitted_exactly,
+    check_samples,
+)
+from ..errors import BoundaryWarning, InputError, KinmixWarning
 from ..kernel import null_model as kernel
 from ..linalg import RotatedDesign, inner, rotate, unpack_qs
 
@@ -61,12 +68,9 @@ class LMM:
         y = as_vector(y, "y")
         n = y.shape[0]
         X = as_matrix(X, "X", nrows=n)
-        c = X.shape[1]
-        if n <= c:
-            raise InputError(
-                f"y has {n} samples but X has {c} covariates: at least {c + 1} samples are needed."
-            )
+        check_samples(n, X.shape[1])
         check_full_column_rank(X, "X")
+        check_not_fitted_exactly(y, X)
         if QS is None:
             Q0, S0 = np.empty((n, 0)), np.empty(0)
         else:
@@ -130,10 +134,7 @@ class LMM:
 
     @delta.setter
     def delta(self, value: float) -> None:
-        value = float(value)
-        if not 0.0 <= value <= 1.0:
-            raise InputError(f"delta must lie in [0, 1]; got {value}.")
-        self._delta = value
+        self._delta = as_scalar(value, "delta", lower=0.0, upper=1.0)
 
     @property
     def scale(self) -> float:
@@ -142,10 +143,7 @@ class LMM:
 
     @scale.setter
     def scale(self, value: float) -> None:
-        value = float(value)
-        if not (np.isfinite(value) and value > 0):
-            raise InputError(f"scale must be positive and finite; got {value}.")
-        self._scale = value
+        self._scale = as_scalar(value, "scale", lower=0.0, open_lower=True)
 
     @property
     def beta(self) -> np.ndarray:
@@ -260,6 +258,16 @@ class LMM:
             )
 
     def _search_delta(self, free_beta: bool, free_scale: bool) -> float:
+        if self._delta_unidentifiable(free_scale):
+            warnings.warn(
+                f"h2 is unidentifiable: K is proportional to the identity (every eigenvalue "
+                f"is {self._design.S[0]:.6g}), so the covariance is a multiple of I for every "
+                f"delta and the data cannot split it between K and the noise. delta stays "
+                f"at {self._delta:.6g}; fit a model without K, or use a kinship with structure.",
+                KinmixWarning,
+                stacklevel=3,
+            )
+            return self._delta
         beta = None if free_beta else self._beta
         scale = None if free_scale else self._scale
 
@@ -306,6 +314,14 @@ class LMM:
                 stacklevel=3,
             )
         return kernel.delta_from_log_gamma(x)
+
+    def _delta_unidentifiable(self, free_scale: bool) -> bool:
+        """Whether K ∝ I, so that δ only moves a scale that is free (or K = I exactly)."""
+        S, des = self._design.S, self._design
+        if des.complement or des.k == 0:
+            return False
+        flat = float(np.ptp(S)) <= 1e-10 * float(S.max())
+        return flat and (free_scale or abs(float(S.max()) - 1.0) <= 1e-10)
 
     def _covariates_meet_null_space(self) -> bool:
         """Whether some combination of the covariates is orthogonal to every Q0 column."""
