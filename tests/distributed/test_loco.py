@@ -134,7 +134,7 @@ def test_loco_scan__two_worker_processes_equal_in_process_also_when_a_worker_die
     expected = loco_scan(G, y, X, chromosomes=chromosomes, block_size=9)
     marker = tmp_path / "killed"
     marker.touch()  # nobody dies while it exists
-    monkeypatch.setenv("KINMIX_TEST_KILL_AT", "block:1")
+    monkeypatch.setenv("KINMIX_TEST_KILL_AT", "task:1")
     monkeypatch.setenv("KINMIX_TEST_KILL_MARKER", str(marker))
     with dask_client(workers=2, blas_threads=1) as client:
         assert len(client.scheduler_info()["workers"]) == 2

@@ -79,7 +79,7 @@ def loco_block(inputs: LocoInputs, state: ScanState, columns: tuple[int, int]) -
     """Test columns ``start:stop`` of the genotypes against a chromosome's null (one task)."""
     start, stop = columns
     result = scan_genotypes(state, inputs.G[:, start:stop])
-    reached("block")
+    reached("task")
     return result
 
 
