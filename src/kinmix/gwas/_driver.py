@@ -206,7 +206,7 @@ def scan(
 
 def _manifest(inputs: Inputs, options: dict, deltas: np.ndarray | None) -> dict:
     """What a checkpointed run depends on: fingerprints of its inputs and its options."""
-    from .. import __version__
+    from .._version import __version__
 
     return {
         "kinmix": __version__,
