@@ -424,7 +424,6 @@ def scan_files(
             full_K = np.asarray(kinship.matrix)[np.ix_(positions, positions)]
             kinship_info = {"source": "file", "n_variants": kinship.n_variants}
         else:
-            run = run or ResumableRun()
             if run.has("kinship"):
                 kin = _kinship_from_arrays(run.load_arrays("kinship", "kinship"))
             else:

@@ -196,3 +196,25 @@ def test_scan__two_workers_equal_in_process_also_when_a_worker_dies(
             assert table[column].tolist() == expected[column].tolist(), column
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"]["computed"]["block"] == VARIANTS // BLOCK
+
+
+def test_scan__on_an_existing_scheduler_equals_in_process(cohort, uninterrupted, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    expected = pd.read_parquet(uninterrupted / "results.parquet")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        out = tmp_path / "out"
+        assert main(_args(cohort, out, "--quiet", "--scheduler", cluster.scheduler_address)) == 0
+    table = pd.read_parquet(out / "results.parquet")
+    floats = [c for c in table.columns if table[c].dtype.kind == "f"]
+    np.testing.assert_allclose(table[floats], expected[floats], rtol=1e-12, atol=1e-12)
+    assert table["variant"].tolist() == expected["variant"].tolist()
+
+
+def test_scan__an_unreachable_scheduler_is_a_user_error(cohort, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(_args(cohort, out, "--quiet", "--scheduler", "tcp://127.0.0.1:9")) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err
+    assert _finished(out) == []
