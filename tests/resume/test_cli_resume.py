@@ -218,3 +218,21 @@ def test_scan__an_unreachable_scheduler_is_a_user_error(cohort, tmp_path, capsys
     err = capsys.readouterr().err
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err
     assert _finished(out) == []
+
+
+def test_scan__a_killed_joint_scan_resumes_with_its_multi_trait_nulls_refitted(
+    cohort, tmp_path
+):
+    joint = ("--pheno-name", "continuous,count", "--joint", "any", "--quiet")
+    plain, out = tmp_path / "plain", tmp_path / "out"
+    run_ok(_argv(cohort, plain, *joint))
+    run_killed(_argv(cohort, out, *joint), "block:6")
+    assert _finished(out) == []
+    run_ok(_argv(cohort, out, *joint))
+    table = pd.read_parquet(out / "results.parquet")
+    pd.testing.assert_frame_equal(
+        table, pd.read_parquet(plain / "results.parquet"), check_exact=True
+    )
+    assert len(table) == VARIANTS
+    steps = json.loads((out / "summary.json").read_text())["steps"]
+    assert steps["reloaded"]["block"] == 6 and steps["computed"]["block"] == 6
