@@ -112,6 +112,22 @@ def _add_output(parser: argparse.ArgumentParser, default: str | None = None) -> 
     loud.add_argument("--verbose", action="store_true", help="debug messages and tracebacks")
 
 
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("long runs (see the documentation's 'Long scans')")
+    group.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard the checkpoints of an earlier run in --out (default: resume from them)",
+    )
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=int, metavar="N", help="run on a local Dask cluster of N processes"
+    )
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS"
+    )
+
+
 def _scan_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model and test")
     loco = group.add_mutually_exclusive_group()
@@ -200,6 +216,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_tables(scan)
     _add_kinship(scan)
     _scan_options(scan)
+    _run_options(scan)
     _add_output(scan)
 
     h2 = command("h2", "REML heritability with GEMMA's pve and se(pve)", _h2)
@@ -303,14 +320,25 @@ def _publish(out: Path, writers: dict[str, Callable[[Path], None]]) -> None:
     Nothing appears under its final name until every output is written, so a failure
     leaves no finished-looking file behind; each move is an atomic rename.
     """
-    staging = Path(tempfile.mkdtemp(dir=out, prefix=".kinmix-staging-"))
+    from ._killpoints import reached
+    from .errors import OutputError
+
     try:
-        for name, write in writers.items():
-            write(staging / name)
-        for name in writers:
-            os.replace(staging / name, out / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(dir=out, prefix=".kinmix-staging-"))
+        try:
+            for name, write in writers.items():
+                write(staging / name)
+                reached("write")
+            for name in writers:
+                os.replace(staging / name, out / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write the results in {out}: {exc.strerror or exc}. Nothing was "
+            f"published; the finished steps are kept in {out / '.kinmix'}, so the same "
+            "command resumes once the folder is writable again."
+        ) from exc
 
 
 def _fingerprint(path: Path) -> dict:
@@ -330,6 +358,38 @@ def _fingerprint(path: Path) -> dict:
         return entry
     entry.update(fingerprint_file(path, full=path.stat().st_size <= 2**28))
     return entry
+
+
+#: Arguments that do not change the results of ``kinmix scan`` (left out of its manifest).
+NOT_IN_MANIFEST = ("out", "quiet", "verbose", "top", "restart", "workers", "scheduler")
+
+
+def _manifest(args: argparse.Namespace) -> dict:
+    """What the checkpoints of ``kinmix scan`` depend on: each input file's size and
+    checksum (sampled for the genotype files themselves), the options, kinmix's version."""
+    from .checkpoint import fingerprint_file
+
+    inputs = {}
+    for role in ("bfile", "grm_bfile"):
+        prefix = getattr(args, role, None)
+        if prefix:
+            base = str(prefix).removesuffix(".bed")
+            for suffix in ("bed", "bim", "fam"):
+                path = Path(f"{base}.{suffix}")
+                if path.is_file():
+                    entry = fingerprint_file(path, full=suffix != "bed")
+                    inputs[f"{role}.{suffix}"] = {"path": str(path), **entry}
+    for role in ("bgen", "sample", "pheno", "covar", "grm"):
+        value = getattr(args, role, None)
+        if value and Path(value).is_file():
+            entry = fingerprint_file(Path(value), full=role != "bgen")
+            inputs[role] = {"path": str(value), **entry}
+    options = {
+        key: value
+        for key, value in sorted(vars(args).items())
+        if key not in NOT_IN_MANIFEST and key not in ("handler", *inputs) and not callable(value)
+    }
+    return {"kinmix": __version__, "command": "scan", "inputs": inputs, "options": options}
 
 
 def _input_files(args: argparse.Namespace) -> list[Path]:
@@ -411,15 +471,34 @@ def _run_scan(args: argparse.Namespace, out: Path, started: float) -> int:
     n, m = genotypes.shape
     log.info("genotypes %s: %d samples, %d variants", genotypes.path, n, m)
     from ._progress import terminal_progress
+    from .checkpoint import CheckpointStore
+    from .distributed import dask_client
+    from .gwas import ResumableRun
 
-    result = scan_files(
-        genotypes,
-        phenotypes,
-        covariates,
-        kinship_genotypes=kinship_genotypes,
-        kinship=kinship,
-        options=options,
-        progress=terminal_progress(not args.quiet),
+    # a folder whose earlier run stored no step yet (it stopped on bad input) holds nothing
+    # worth keeping: start afresh rather than refuse the corrected command
+    folder = out / ".kinmix"
+    empty = not folder.is_dir() or all(p.name == "manifest.json" for p in folder.iterdir())
+    store = CheckpointStore.open(out, manifest=_manifest(args), restart=args.restart or empty)
+    run = ResumableRun(store)
+    if run.resumed:
+        log.info("resuming from the checkpoints in %s", store.path)
+    with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
+        if client is not None:
+            log.info("Dask cluster: %s", client.dashboard_link or client.scheduler.address)
+        result = scan_files(
+            genotypes,
+            phenotypes,
+            covariates,
+            kinship_genotypes=kinship_genotypes,
+            kinship=kinship,
+            options=options,
+            progress=terminal_progress(not args.quiet),
+            run=run,
+            client=client,
+        )
+    log.info(
+        "steps computed %s, reloaded %s", result.steps["computed"], result.steps["reloaded"]
     )
     dropped = result.samples.get("dropped", {})
     log.info("samples kept: %d of %d; dropped: %s", result.samples["kept"], n, dropped)
@@ -477,6 +556,8 @@ def _summary(args: argparse.Namespace, result: Any, options: Any, started: float
         "lambda_gc": {str(t): lambda_gc(rows["pvalue"]) for t, rows in per_trait.items()},
         "variants": {"tested": int(table["pvalue"].notna().sum()), "rows": len(table)},
         "top_hits": _top_hits(table, args.top),
+        "resumed": result.steps.get("resumed", False),
+        "steps": result.steps,
         "timings": timings,
         "seconds": round(time.perf_counter() - started, 3),
         "versions": _versions(),

@@ -15,6 +15,11 @@ class InputError(KinmixError, ValueError):
     """An argument has the wrong shape, type or content (NaN, mismatched sizes, ...)."""
 
 
+class OutputError(KinmixError, OSError):
+    """An output or checkpoint could not be written (a full disk, a missing permission, ...);
+    the message names the folder and the system's error."""
+
+
 class FitError(KinmixError, ValueError):
     """A model could not be fitted (singular system, optimum on a hard bound, ...)."""
 

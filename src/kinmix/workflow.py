@@ -14,6 +14,7 @@ models and scans the chromosome's variants block by block with :func:`kinmix.sca
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import warnings
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._killpoints import reached
 from ._validate import (
     as_matrix,
     as_vector,
@@ -32,8 +34,10 @@ from ._validate import (
     check_not_fitted_exactly,
     check_samples,
 )
+from .distributed import run_chromosomes
 from .errors import BoundaryWarning, FitError, InputError, KinmixWarning
 from .grm import BLOCK_SIZE, StreamedKinship, eigh_upper_in_place
+from .gwas import ResumableRun
 from .kernel.exact import fixed_delta_statistics, pvalues
 from .linalg import economic_qs, economic_qs_linear
 from .lmm import LMM, LinearMixedModel
@@ -298,7 +302,8 @@ class FileScan:
     trait and kinship (``chrom`` is the left-out chromosome, or ``"none"``) with ``h2``,
     ``h2_se`` (REML), ``delta`` (the null δ used) and ``n``; ``samples``: the alignment report
     with per-trait sample counts; ``kinship``: its source, kind and numbers of variants;
-    ``timings``: seconds per step.
+    ``timings``: seconds per step; ``steps``: whether the run resumed from checkpoints and
+    how many steps (``kinship``, ``null``, ``block``) it computed and reloaded.
     """
 
     table: pd.DataFrame
@@ -306,6 +311,7 @@ class FileScan:
     samples: dict
     kinship: dict
     timings: dict[str, float]
+    steps: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -367,6 +373,8 @@ def scan_files(
     kinship: Any | None = None,
     options: ScanOptions | None = None,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    run: ResumableRun | None = None,
+    client: Any = None,
 ) -> FileScan:
     r"""Association scan of the phenotypes against every variant of a genotype file.
 
@@ -388,6 +396,13 @@ def scan_files(
     options : ScanOptions
     progress : callable, optional
         ``progress(step, total)`` returns a function called with each increment of work.
+    run : kinmix.gwas.ResumableRun, optional
+        The run's checkpoints (``kinmix scan`` keeps them under ``OUT/.kinmix``): the
+        kinship pass, each chromosome's null state (eigendecompositions and null δ) and
+        each block's rows are stored as they finish and reloaded instead of recomputed.
+    client : distributed.Client, optional
+        Run each chromosome's null state and each block as Dask tasks on this cluster
+        (:func:`kinmix.distributed.run_chromosomes`); blocks are stored as they complete.
 
     Returns
     -------
@@ -462,22 +477,33 @@ def scan_files(
         )
         kin = None
         full_K = None
+        run = run or ResumableRun()
         if kinship is not None:
             positions = pd.Index(kinship.ids).get_indexer(ids)
             full_K = np.asarray(kinship.matrix)[np.ix_(positions, positions)]
             kinship_info = {"source": "file", "n_variants": kinship.n_variants}
         else:
-            tick = progress("kinship", source.shape[1]) if progress else None
-            kin = StreamedKinship.from_genotypes(
-                source,
-                samples=source_rows,
-                kind=options.grm_kind,
-                maf=options.maf,
-                max_missing=options.max_missing,
-                block_size=_chunk(options, n),
-                loco=options.loco,
-                on_block=tick,
-            )
+            if run.has("kinship"):
+                kin = _kinship_from_arrays(run.load_arrays("kinship", "kinship"))
+            else:
+                tick = progress("kinship", source.shape[1]) if progress else None
+
+                def on_block(count: int) -> None:
+                    if tick:
+                        tick(count)
+                    reached("kinship")
+
+                kin = StreamedKinship.from_genotypes(
+                    source,
+                    samples=source_rows,
+                    kind=options.grm_kind,
+                    maf=options.maf,
+                    max_missing=options.max_missing,
+                    block_size=_chunk(options, n),
+                    loco=options.loco,
+                    on_block=on_block,
+                )
+                run.save_arrays("kinship", "kinship", _kinship_arrays(kin))
             kinship_info = {
                 "source": str(source.path),
                 "kind": options.grm_kind,
@@ -499,71 +525,70 @@ def scan_files(
         if last in chromosomes:
             chromosomes.remove(last)
             chromosomes.insert(0, last)
-    tables, h2_rows = [], []
-    tick = progress("scan", genotypes.shape[1]) if progress else None
     chunk = _chunk(options, n)
+    job = _Job(
+        genotypes=genotypes,
+        rows=rows,
+        chrom=chrom,
+        kin=kin,
+        full_K=full_K,
+        same_file=same_file,
+        source=getattr(source, "_genotypes", source),
+        source_rows=source_rows,
+        chunk=chunk,
+        groups=groups,
+        Y=Y,
+        X=X,
+        E=E,
+        options=options,
+        trials=trials,
+    )
+    names = {c: f"{i:04d}" for i, c in enumerate(chromosomes)}
+    tables, h2_tables, todo, nulls, sizes = [], [], {}, {}, {}
     for c in chromosomes:
-        index = np.arange(chrom.shape[0]) if c is None else np.flatnonzero(chrom == c)
-        current[0] = "scan"
-        one_block = index.shape[0] <= chunk
-        with clock.step("scan"):
-            cached = [timed.read(index, samples=rows)] if one_block else None
+        m_c = job.index(c).shape[0]
+        keys = [(f"block-{names[c]}-{start:010d}", (c, start)) for start in range(0, m_c, chunk)]
+        sizes.update({key: min(chunk, m_c - start) for key, (_, start) in keys})
+        done = [key for key, _ in keys if run.has(key)]
+        tables += [run.load_frame(key, "block") for key in done]
+        todo[c] = [(key, argument) for key, argument in keys if key not in done]
+        if run.has(f"null-{names[c]}"):
+            h2_tables.append(run.load_frame(f"h2-{names[c]}", "heritability"))
+            if todo[c]:
+                stored = _null_from_arrays(run.load_arrays(f"null-{names[c]}", "null"))
+                nulls[c] = _with_joint_nulls(job, stored)
+    tick = progress("scan", genotypes.shape[1]) if progress else None
+    if tick:
+        tick(sum(sizes[key] for key in sizes if run.has(key)))
 
-        def blocks(index: np.ndarray = index, cached: list | None = cached) -> Iterator:
-            if cached is not None:
-                yield from cached
-                return
-            for start in range(0, index.shape[0], chunk):
-                yield timed.read(index[start : start + chunk], samples=rows)
+    def on_null(c: Any, null: _Null) -> None:
+        for step, seconds in null.seconds.items():
+            clock.add(step, seconds)
+        h2_tables.append(null.heritability)
+        run.save_frame(f"h2-{names[c]}", "heritability", null.heritability)
+        run.save_arrays(f"null-{names[c]}", "null", _null_arrays(null))
 
-        current[0] = "kinship"
-        with clock.step("kinship"):
-            kinship_c = _chromosome_kinship(
-                kin, full_K, c, blocks if same_file else None, source, source_rows, chunk
-            )
-        current[0] = "eigh"
-        with clock.step("eigh"):
-            decompositions = _decompositions(kinship_c, groups, n)
-        del kinship_c  # destroyed by the eigendecomposition; not kept through the scan
-        log.debug(
-            "chromosome %s: %d variants, kinship rank %s",
-            "all" if c is None else c,
-            index.shape[0],
-            [QS[1].shape[0] for QS in decompositions],
-        )
-        for group, QS in zip(groups, decompositions, strict=True):
-            current[0] = "null fits"
-            with clock.step("null fits"):
-                h2_rows += _heritability(Y, X, group, QS, c, options)
-                joint = _joint_null(Y, X, group, QS) if options.joint else None
-            current[0] = "scan"
-            with clock.step("scan"):
-                for start, block in _offsets(blocks()):
-                    if joint is None:
-                        part = _scan_block(block, Y, X, E, group, QS, options, trials)
-                        per_variant = len(group.traits)
-                    else:
-                        part = _joint_block(block, joint, group, options.joint)
-                        per_variant = 1
-                    part.insert(
-                        0,
-                        "_index",
-                        np.repeat(index[start : start + block.shape[1]], per_variant),
-                    )
-                    tables.append(part)
-                    if tick and group is groups[-1]:
-                        tick(block.shape[1])
-        del decompositions
+    for key, (part, seconds) in run_chromosomes(
+        _null_task, _block_task, job, todo, nulls=nulls, on_null=on_null, client=client
+    ):
+        for step, spent in seconds.items():
+            clock.add(step, spent)
+        run.save_frame(key, "block", part)
+        tables.append(part)
+        if tick:
+            tick(sizes[key])
+    h2_rows = pd.concat(h2_tables, ignore_index=True) if h2_tables else pd.DataFrame()
     with clock.step("assemble"):
         labels = [f"joint:{options.joint}"] if options.joint else traits
         table = _assemble(tables, genotypes.variants, labels)
     report["covariates"] = covariate_names
     return FileScan(
         table=table,
-        heritability=pd.DataFrame(h2_rows),
+        heritability=h2_rows,
         samples=report,
         kinship=kinship_info,
         timings={k: round(v, 4) for k, v in clock.seconds.items()},
+        steps=run.report(),
     )
 
 
@@ -573,11 +598,185 @@ def _chunk(options: ScanOptions, n: int) -> int:
     return int(np.clip(BLOCK_ENTRIES // max(n, 1), 16, 4 * BLOCK_SIZE))
 
 
-def _offsets(blocks: Iterator[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
-    start = 0
-    for block in blocks:
-        yield start, block
-        start += block.shape[1]
+@dataclass(frozen=True)
+class _Job:
+    """What every task of a scan reads (shipped once to each Dask worker)."""
+
+    genotypes: Any
+    rows: np.ndarray
+    chrom: np.ndarray
+    kin: StreamedKinship | None
+    full_K: np.ndarray | None
+    same_file: bool
+    source: Any
+    source_rows: np.ndarray
+    chunk: int
+    groups: list
+    Y: np.ndarray
+    X: np.ndarray
+    E: pd.DataFrame | None
+    options: ScanOptions
+    trials: np.ndarray | None
+
+    def index(self, c: str | None) -> np.ndarray:
+        """Positions of chromosome ``c``'s variants in the file (all for None)."""
+        return np.arange(self.chrom.shape[0]) if c is None else np.flatnonzero(self.chrom == c)
+
+
+@dataclass(frozen=True)
+class _Null:
+    """A chromosome's null state: one eigendecomposition and the null δ per trait group,
+    the heritability rows, the seconds spent per step, and with ``--joint`` the
+    multi-trait null of each group (not stored: refitted from the stored
+    eigendecompositions when a run resumes)."""
+
+    decompositions: list
+    deltas: list
+    heritability: pd.DataFrame
+    seconds: dict
+    joints: list | None = None
+
+
+def _null_task(job: _Job, c: str | None) -> _Null:
+    """Kinship without ``c``, its eigendecomposition and the null fits (one task)."""
+    seconds = {"read": 0.0}
+    index = job.index(c)
+
+    def blocks() -> Iterator[np.ndarray]:
+        for start in range(0, index.shape[0], job.chunk):
+            began = time.perf_counter()
+            block = job.genotypes.read(index[start : start + job.chunk], samples=job.rows)
+            seconds["read"] += time.perf_counter() - began
+            yield block
+
+    began = time.perf_counter()
+    kinship_c = _chromosome_kinship(
+        job.kin,
+        job.full_K,
+        c,
+        blocks if job.same_file else None,
+        job.source,
+        job.source_rows,
+        job.chunk,
+    )
+    seconds["kinship"] = time.perf_counter() - began - seconds["read"]
+    began = time.perf_counter()
+    decompositions = _decompositions(kinship_c, job.groups, job.rows.shape[0])
+    del kinship_c
+    seconds["eigh"] = time.perf_counter() - began
+    began = time.perf_counter()
+    rows, deltas = [], []
+    for group, QS in zip(job.groups, decompositions, strict=True):
+        found = _heritability(job.Y, job.X, group, QS, c, job.options)
+        rows += found
+        deltas.append([row["delta"] for row in found] or None)
+    null = _with_joint_nulls(job, _Null(decompositions, deltas, pd.DataFrame(rows), seconds))
+    seconds["null fits"] = time.perf_counter() - began
+    log.debug(
+        "chromosome %s: %d variants, kinship rank %s",
+        "all" if c is None else c,
+        index.shape[0],
+        [QS[1].shape[0] for QS in decompositions],
+    )
+    return null
+
+
+def _with_joint_nulls(job: _Job, null: _Null) -> _Null:
+    """``null`` with the multi-trait null of each group when the scan is ``--joint``."""
+    if not job.options.joint:
+        return null
+    joints = [
+        _joint_null(job.Y, job.X, group, QS)
+        for group, QS in zip(job.groups, null.decompositions, strict=True)
+    ]
+    return dataclasses.replace(null, joints=joints)
+
+
+def _block_task(job: _Job, null: _Null, block: tuple) -> tuple[pd.DataFrame, dict]:
+    """The rows of one block of chromosome ``c`` for every trait group (one task)."""
+    c, start = block
+    index = job.index(c)[start : start + job.chunk]
+    began = time.perf_counter()
+    G = job.genotypes.read(index, samples=job.rows)
+    read = time.perf_counter() - began
+    parts = []
+    joints = null.joints or [None] * len(job.groups)
+    for group, QS, deltas, joint in zip(
+        job.groups, null.decompositions, null.deltas, joints, strict=True
+    ):
+        if joint is None:
+            part = _scan_block(G, job.Y, job.X, job.E, group, QS, job.options, job.trials, deltas)
+            part.insert(0, "_index", np.repeat(index, len(group.traits)))
+        else:
+            part = _joint_block(G, joint, group, job.options.joint)
+            part.insert(0, "_index", index)
+        parts.append(part)
+    reached("task")
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return frame, {"read": read, "scan": time.perf_counter() - began - read}
+
+
+def _null_arrays(null: _Null) -> dict[str, np.ndarray]:
+    arrays = {}
+    for g, ((Q0, _), S0) in enumerate(null.decompositions):
+        arrays[f"Q0_{g}"], arrays[f"S0_{g}"] = Q0, S0
+        if null.deltas[g] is not None:
+            arrays[f"delta_{g}"] = np.asarray(null.deltas[g], dtype=np.float64)
+    return arrays
+
+
+def _null_from_arrays(arrays: dict[str, np.ndarray]) -> _Null:
+    groups = sum(1 for name in arrays if name.startswith("S0_"))
+    decompositions = [((arrays[f"Q0_{g}"], None), arrays[f"S0_{g}"]) for g in range(groups)]
+    deltas = [arrays[f"delta_{g}"].tolist() if f"delta_{g}" in arrays else None
+              for g in range(groups)]
+    return _Null(decompositions, deltas, pd.DataFrame(), {})
+
+
+def _kinship_arrays(kin: StreamedKinship) -> dict[str, np.ndarray]:
+    """A :class:`~kinmix.grm.StreamedKinship` as named arrays (for a checkpoint)."""
+    arrays = {
+        "n": np.array(kin.n),
+        "kind": np.array(kin.kind),
+        "count_chrom": np.array(list(kin.counts), dtype=str),
+        "count_value": np.array(list(kin.counts.values()), dtype=np.int64),
+        "variant_chrom": np.asarray(kin.variant_chrom, dtype=str),
+        "keep": kin.keep,
+        "center": kin.center,
+        "scale": kin.scale,
+        "kept_chrom": np.array(list(kin.kept), dtype=str),
+    }
+    for name in ("gram", "factor", "factor_chrom"):
+        value = getattr(kin, name)
+        if value is not None:
+            arrays[name] = np.asarray(value, dtype=str) if name == "factor_chrom" else value
+    for i, value in enumerate(kin.kept.values()):
+        arrays[f"kept_{i}"] = value
+    return arrays
+
+
+def _kinship_from_arrays(arrays: dict[str, np.ndarray]) -> StreamedKinship:
+    """The :class:`~kinmix.grm.StreamedKinship` stored by :func:`_kinship_arrays`."""
+    counts = dict(zip(arrays["count_chrom"].tolist(), arrays["count_value"].tolist(),
+                      strict=True))
+    kept = {c: np.asfortranarray(arrays[f"kept_{i}"])
+            for i, c in enumerate(arrays["kept_chrom"].tolist())}
+    gram = arrays.get("gram")
+    return StreamedKinship(
+        n=int(arrays["n"]),
+        kind=str(arrays["kind"]),
+        counts=counts,
+        variant_chrom=arrays["variant_chrom"].astype(object),
+        keep=arrays["keep"],
+        center=arrays["center"],
+        scale=arrays["scale"],
+        gram=None if gram is None else np.asfortranarray(gram),
+        factor=arrays.get("factor"),
+        factor_chrom=(
+            arrays["factor_chrom"].astype(object) if "factor_chrom" in arrays else None
+        ),
+        kept=kept,
+    )
 
 
 def _interaction(cov: pd.DataFrame | None, name: str | None) -> pd.DataFrame | None:
@@ -782,8 +981,11 @@ def _scan_block(
     QS: Any,
     options: ScanOptions,
     trials: np.ndarray | None,
+    deltas: list | None = None,
 ) -> pd.DataFrame:
-    """Statistics of one block of variants for the traits of one group (variant-major)."""
+    """Statistics of one block of variants for the traits of one group (variant-major);
+    ``deltas``: the null δ of the group's traits, already fitted (ignored with
+    ``refit_delta``, whose ML null differs from the heritability step's)."""
     from .gwas import scan
 
     G = block[group.rows]
@@ -799,6 +1001,7 @@ def _scan_block(
         interaction=None if E is None else E.iloc[group.rows].reset_index(drop=True),
         # GEMMA's exact tests compare with the ML null whatever --null says.
         restricted=options.null == "reml" and not options.refit_delta,
+        deltas=None if options.refit_delta else deltas,
         test=options.test,
         refit_delta=options.refit_delta,
     )

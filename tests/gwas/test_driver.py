@@ -330,3 +330,20 @@ def test_scan__verbose_draws_one_progress_bar_on_stderr(capsys):
     assert f"{blocks}/{blocks}" in captured.err and "scan" in captured.err
     scan(G, y, X, K=K, block_size=5, verbose=False)
     assert capsys.readouterr().err == ""
+
+
+def test_scan__given_deltas_fit_nothing_and_equal_the_fitted_scan(monkeypatch):
+    G, Y, X, K, _ = _data(seed=4, P=2)
+    fitted = scan(G, Y, X, K=K, block_size=5)
+    deltas = []
+    for p in range(2):
+        null = LMM(Y[:, p], X, economic_qs(K))
+        null.fit(verbose=False)
+        deltas.append(null.delta)
+    monkeypatch.setattr(LMM, "fit", lambda self, **kwargs: pytest.fail("refitted"))
+    given = scan(G, Y, X, K=K, block_size=5, deltas=deltas)
+    _assert_same(given, fitted, rtol=1e-9)
+    with pytest.raises(InputError, match=r"deltas must hold one null δ in \(0, 1\] per trait"):
+        scan(G, Y, X, K=K, deltas=[0.5])
+    with pytest.raises(InputError, match="deltas must hold"):
+        scan(G, Y, X, K=K, deltas=[0.5, 0.0])

@@ -32,12 +32,13 @@ class ScanState:
 
     ``null`` holds :math:`Q_0`, the covariates and, per trait, the null covariance
     :math:`(1-\delta_p)K + \delta_p I`; ``environments`` is the (n, q) matrix E of an
-    interaction scan, or None.
+    interaction scan, or None; ``deltas`` (P,) the fitted :math:`\delta_p`.
     """
 
     null: _scan.ScanNull
     environments: np.ndarray | None
     plan: _tests.TestPlan | None = None
+    deltas: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@ r"""The GWAS driver: stream genotype blocks through the scan kernel, build the t
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,9 +13,11 @@ import pandas as pd
 from .._progress import progress
 from .._validate import is_dask_array
 from ..distributed import run_tasks
+from ..errors import InputError
 from ._block import REASONS, BlockResult, ScanState, empty_result, scan_genotypes
 from ._inputs import Inputs, validate
 from ._null import fit_nulls
+from ._resume import ResumableRun, fingerprint_array
 from ._tests import check_test
 
 
@@ -31,6 +35,9 @@ def scan(
     test: str = "lrt",
     refit_delta: bool = False,
     verbose: bool = False,
+    checkpoint: str | os.PathLike | None = None,
+    restart: bool = False,
+    deltas: Any | None = None,
 ) -> pd.DataFrame:
     r"""Genome-wide association scan of one or many traits with a linear mixed model.
 
@@ -94,6 +101,19 @@ def scan(
         (``restricted=False``).
     verbose : bool
         Show a progress bar over the blocks of an in-memory ``G`` (needs tqdm).
+    checkpoint : str or os.PathLike, optional
+        A folder where the run keeps its finished steps (under ``.kinmix/``: the null
+        models' δ, then each block's results, each written atomically), so that calling
+        again with the same arguments after an interruption resumes: the null models are
+        rebuilt from the stored δ without refitting and finished blocks are not
+        recomputed; the table is identical, bit for bit, to that of an uninterrupted run.
+        The blocks then run here, one after another.
+    restart : bool
+        With ``checkpoint``: discard what the folder holds and start afresh.
+    deltas : array_like, shape (P,), optional
+        The null δ of each trait when already fitted (by an earlier call, or a
+        heritability step with the same kinship and covariates): nothing is fitted, and
+        the null state is built from them.
 
     Returns
     -------
@@ -124,7 +144,10 @@ def scan(
     Raises
     ------
     kinmix.InputError
-        If an argument has the wrong shape or content (the message names it).
+        If an argument has the wrong shape or content (the message names it), ``deltas``
+        has not one value in (0, 1] per trait, or
+        ``checkpoint`` holds the steps of a run with other inputs or options and
+        ``restart`` is False (the message names what changed).
 
     Notes
     -----
@@ -158,6 +181,11 @@ def scan(
     """
     check_test(test, refit_delta, restricted, interaction is not None)
     inputs = validate(G, y, X, QS, K, interaction, variants, block_size)
+    deltas = _deltas(deltas, inputs.Y.shape[1])
+    if checkpoint is not None:
+        options = {"restricted": restricted, "test": test, "refit_delta": refit_delta}
+        blocks = _run_checkpointed(inputs, checkpoint, restart, options, deltas)
+        return _table(blocks, inputs)
     state = fit_nulls(
         inputs.Y,
         inputs.X,
@@ -167,6 +195,7 @@ def scan(
         environments=inputs.environments,
         test=test,
         refit_delta=refit_delta,
+        deltas=deltas,
     )
     if inputs.G.shape[1] == 0:
         E = inputs.environments
@@ -176,6 +205,101 @@ def scan(
     else:
         blocks = _run_local(state, inputs.G, inputs.block_size, verbose)
     return _table(blocks, inputs)
+
+
+def _manifest(inputs: Inputs, options: dict, deltas: np.ndarray | None) -> dict:
+    """What a checkpointed run depends on: fingerprints of its inputs and its options."""
+    from .._version import __version__
+
+    return {
+        "kinmix": __version__,
+        "function": "kinmix.scan",
+        "inputs": {
+            "G": fingerprint_array(inputs.G, sampled=True),
+            "y": fingerprint_array(inputs.Y),
+            "X": fingerprint_array(inputs.X),
+            "Q0": fingerprint_array(inputs.Q0),
+            "S0": fingerprint_array(inputs.S0),
+            "interaction": fingerprint_array(inputs.environments),
+            "variants": fingerprint_array(np.asarray(inputs.variants).astype(str)),
+        },
+        "options": {
+            "block_size": inputs.block_size,
+            **options,
+            "deltas": None if deltas is None else deltas.tolist(),
+        },
+    }
+
+
+def _run_checkpointed(
+    inputs: Inputs,
+    folder: str | os.PathLike,
+    restart: bool,
+    options: dict,
+    deltas: np.ndarray | None,
+) -> list[BlockResult]:
+    """The blocks of a scan whose steps are kept in ``folder`` (see ``checkpoint``)."""
+    from ..checkpoint import CheckpointStore
+
+    manifest = _manifest(inputs, options, deltas)
+    run = ResumableRun(CheckpointStore.open(folder, manifest=manifest, restart=restart))
+    arguments = (inputs.Y, inputs.X, inputs.Q0, inputs.S0)
+    options = {**options, "environments": inputs.environments}
+    if deltas is not None or run.has("null"):
+        if deltas is None:
+            deltas = run.load_arrays("null", "null")["deltas"]
+        state = fit_nulls(*arguments, **options, deltas=deltas)
+    else:
+        state = fit_nulls(*arguments, **options)
+        run.save_arrays("null", "null", {"deltas": state.deltas})
+    m = inputs.G.shape[1]
+    if m == 0:
+        E = inputs.environments
+        return [empty_result(inputs.Y.shape[1], None if E is None else E.shape[1])]
+    size = inputs.block_size or m
+    blocks = []
+    for start in range(0, m, size):
+        key = f"block-{start:012d}"
+        if run.has(key):
+            arrays = run.load_arrays(key, "block")
+        else:
+            block = np.asarray(inputs.G[:, start : start + size])
+            arrays = _arrays(scan_genotypes(state, block))
+            run.save_arrays(key, "block", arrays)
+        blocks.append(_block_result(arrays))
+    return blocks
+
+
+def _arrays(result: BlockResult) -> dict[str, np.ndarray]:
+    """A block's results as named arrays (``extra`` columns as ``extra:<name>``, in order)."""
+    arrays = {}
+    for field in dataclasses.fields(result):
+        value = getattr(result, field.name)
+        if field.name == "extra":
+            for name, column in (value or {}).items():
+                arrays[f"extra:{name}"] = column
+        elif value is not None:
+            arrays[field.name] = value
+    return arrays
+
+
+def _block_result(arrays: dict[str, np.ndarray]) -> BlockResult:
+    """The :class:`BlockResult` stored by :func:`_arrays`."""
+    names = {f.name for f in dataclasses.fields(BlockResult)}
+    values = {name: arrays.get(name) for name in names - {"extra"}}
+    extra = {key[6:]: value for key, value in arrays.items() if key.startswith("extra:")}
+    return BlockResult(**values, extra=extra or None)
+
+
+def _deltas(deltas: Any | None, ntraits: int) -> np.ndarray | None:
+    if deltas is None:
+        return None
+    values = np.asarray(deltas, dtype=np.float64).reshape(-1)
+    if values.shape[0] != ntraits or not np.all((values > 0) & (values <= 1)):
+        raise InputError(
+            f"deltas must hold one null δ in (0, 1] per trait ({ntraits}); got {deltas!r}."
+        )
+    return values
 
 
 def _run_local(state: ScanState, G: Any, block_size: int, verbose: bool) -> list[BlockResult]:

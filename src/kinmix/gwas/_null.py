@@ -22,6 +22,7 @@ def fit_nulls(
     environments: np.ndarray | None,
     test: str = "lrt",
     refit_delta: bool = False,
+    deltas: np.ndarray | None = None,
 ) -> ScanState:
     r"""Fit :math:`y_p \sim N(X\beta_p, s_p((1-\delta_p)K + \delta_p I))` for each trait.
 
@@ -32,7 +33,9 @@ def fit_nulls(
     :math:`s` of :class:`~kinmix.lmm.LMM`. The traits are rotated together, one GEMM
     :math:`Q_0^\top [X, Y]`. Unless ``test`` is the default fixed-δ ``"lrt"``, the state
     carries a :class:`~kinmix.scan._tests.TestPlan` (with ``refit_delta``, the per-trait
-    null quantities of :mod:`kinmix.lmm._exact`).
+    null quantities of :mod:`kinmix.lmm._exact`). Given ``deltas`` (P,), those of an
+    earlier fit (reloaded from a checkpoint), nothing is fitted and the state is rebuilt
+    from them, bit for bit; the state's ``deltas`` are the δ used.
     """
     n, k = Q0.shape
     QX, QY = Q0.T @ X, Q0.T @ Y
@@ -40,19 +43,23 @@ def fit_nulls(
     designs, diagonals = [], []
     for p in range(Y.shape[1]):
         design = RotatedDesign(n, S0, QY[:, p], QX, float(YY[p]), XY[:, p], XX, k < n)
-        lmm = LMM._from_design(Y[:, p], X, Q0, design, restricted)
-        lmm.fit(verbose=False)
+        if deltas is None:
+            lmm = LMM._from_design(Y[:, p], X, Q0, design, restricted)
+            lmm.fit(verbose=False)
+            delta = lmm.delta
+        else:
+            delta = float(deltas[p])
         designs.append(design)
-        diagonals.append(((1.0 - lmm.delta) * S0 + lmm.delta, lmm.delta))
+        diagonals.append(((1.0 - delta) * S0 + delta, delta))
     null = _scan.build_null(designs, diagonals, X, Y, Q0)
+    null_delta = np.array([d1 for _, d1 in diagonals])
     if test == "lrt" and not refit_delta:
-        return ScanState(null, environments)
+        return ScanState(null, environments, deltas=null_delta)
     exact = ()
     if refit_delta:
         exact = tuple(
             _exact.exact_null(design, lml)
             for design, lml in zip(designs, null.null_lml(), strict=True)
         )
-    null_delta = np.array([d1 for _, d1 in diagonals])
     plan = TestPlan(test, refit_delta, n, X.shape[1], exact, null_delta)
-    return ScanState(null, environments, plan)
+    return ScanState(null, environments, plan, null_delta)

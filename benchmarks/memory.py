@@ -1,0 +1,97 @@
+"""Peak memory of ``kinmix scan`` does not grow with the number of variants.
+
+Writes two PLINK cohorts with the same n samples and m = 30,000 and m = 300,000 variants
+(on 10 chromosomes), runs ``kinmix scan`` (LOCO, checkpointed) on each in a child process
+and reads the child's peak resident memory (``ru_maxrss`` from ``os.wait4``). The claim:
+the two peaks differ by less than the in-memory size of the m = 300,000 results table, the
+one thing that must grow with m. Prints the peaks, the table size, the size the added
+dosages would have in memory (what a scan holding G would need) and the verdict, and
+exits 1 if the claim fails. Run ``python benchmarks/memory.py`` (a few minutes; about 200
+MB of files in a temporary folder) or ``--samples 200 --small 3000 --large 30000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MIB = 2.0**20
+#: PLINK 1 .bed codes of the dosage of allele 1 (2, 1, 0); 0b01 is missing.
+CODES = np.array([0b11, 0b10, 0b00], dtype=np.uint8)
+RUN = "import sys; from kinmix.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def write_cohort(prefix: Path, n: int, m: int, *, chromosomes: int = 10, seed: int = 0):
+    """A PLINK cohort written block by block (never m × n in memory) and a trait."""
+    rng = np.random.default_rng(seed)
+    per_byte = 4
+    width = -(-n // per_byte)
+    chrom = np.repeat(np.arange(1, chromosomes + 1), -(-m // chromosomes))[:m]
+    with open(prefix.with_suffix(".bed"), "wb") as bed:
+        bed.write(bytes([0x6C, 0x1B, 0x01]))
+        for start in range(0, m, 10_000):
+            count = min(10_000, m - start)
+            p = rng.uniform(0.05, 0.5, size=count)
+            G = rng.binomial(2, p[:, None], size=(count, n))
+            codes = np.zeros((count, width * per_byte), dtype=np.uint8)
+            codes[:, :n] = CODES[G]
+            packed = codes.reshape(count, width, per_byte) << (2 * np.arange(per_byte))
+            bed.write(packed.sum(axis=2, dtype=np.uint8).tobytes())
+    bim = pd.DataFrame(
+        {"chrom": chrom, "id": [f"v{j}" for j in range(m)], "cm": 0, "pos": np.arange(m) + 1}
+    )
+    bim["a1"], bim["a2"] = "A", "G"
+    bim.to_csv(prefix.with_suffix(".bim"), sep="\t", header=False, index=False)
+    ids = [f"s{i}" for i in range(n)]
+    fam = pd.DataFrame({"fid": ids, "iid": ids, "f": 0, "m": 0, "sex": 0, "ph": -9})
+    fam.to_csv(prefix.with_suffix(".fam"), sep=" ", header=False, index=False)
+    pheno = pd.DataFrame({"FID": ids, "IID": ids, "trait": rng.normal(size=n)})
+    pheno.to_csv(prefix.with_name(prefix.name + ".pheno.tsv"), sep="\t", index=False)
+
+
+def peak_of_scan(prefix: Path, out: Path) -> float:
+    """Peak resident memory (MiB) of a ``kinmix scan`` child process."""
+    argv = [sys.executable, "-c", RUN, "scan", "--bfile", str(prefix), "--quiet"]
+    argv += ["--pheno", str(prefix.with_name(prefix.name + ".pheno.tsv")), "--out", str(out)]
+    child = subprocess.Popen(argv, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"kinmix scan failed: {child.stderr.read().decode()[-2000:]}")
+    return usage.ru_maxrss / 1024  # kilobytes on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--small", type=int, default=30_000, help="variants of the small run")
+    parser.add_argument("--large", type=int, default=300_000, help="variants of the large run")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        peaks, tables = {}, {}
+        for m in (args.small, args.large):
+            prefix = Path(folder) / f"m{m}"
+            write_cohort(prefix, args.samples, m)
+            peaks[m] = peak_of_scan(prefix, Path(folder) / f"out{m}")
+            table = pd.read_parquet(Path(folder) / f"out{m}" / "results.parquet")
+            tables[m] = table.memory_usage(deep=True).sum() / MIB
+            print(f"n = {args.samples}, m = {m:>7}: peak {peaks[m]:8.1f} MiB, "
+                  f"results table {tables[m]:6.1f} MiB", flush=True)
+    growth = peaks[args.large] - peaks[args.small]
+    dosages = args.samples * (args.large - args.small) * 8 / MIB
+    print(f"peak growth {growth:.1f} MiB vs the large table's {tables[args.large]:.1f} MiB "
+          f"(ratio {growth / tables[args.large]:.2f}; the claim: below 1) and vs the "
+          f"{dosages:.0f} MiB the added dosages would take in float64 "
+          f"(ratio {growth / dosages:.2f})")
+    if growth >= tables[args.large]:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

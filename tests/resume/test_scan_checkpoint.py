@@ -1,0 +1,141 @@
+"""kinmix.scan(checkpoint=...): killed runs resume to the same table, bit for bit; finished
+steps are reused; changed inputs are refused; a failing writer names the folder."""
+
+from __future__ import annotations
+
+import errno
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kinmix
+from kinmix.checkpoint import CheckpointStore
+from kinmix.errors import InputError, OutputError
+from kinmix.gwas import _driver
+
+from ._harness import python, run_killed, run_ok
+
+pytestmark = pytest.mark.filterwarnings("ignore::kinmix.errors.BoundaryWarning")
+
+#: A child process: the scan of a fixed cohort, checkpointed in argv[1], table to argv[2].
+CHILD = """
+import sys
+import numpy as np, kinmix
+rng = np.random.default_rng(5)
+n, m = 50, 64
+G = rng.integers(0, 3, (n, m)).astype(float)
+G[rng.random((n, m)) < 0.03] = np.nan
+Z = rng.normal(size=(n, 90))
+y = rng.normal(size=(n, 2))
+table = kinmix.scan(G, y, K=Z @ Z.T / 90, block_size=8, checkpoint=sys.argv[1])
+table.to_pickle(sys.argv[2])
+"""
+
+
+def _data():
+    rng = np.random.default_rng(5)
+    n, m = 50, 64
+    G = rng.integers(0, 3, (n, m)).astype(float)
+    Z = rng.normal(size=(n, 90))
+    return G, rng.normal(size=n), Z @ Z.T / 90
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("plain")
+    run_ok(python(CHILD, str(folder / "ck"), str(folder / "table.pkl")))
+    return pd.read_pickle(folder / "table.pkl")
+
+
+@pytest.mark.parametrize("kill_at", ["null:1", "block:1", "block:5"])
+def test_scan_checkpoint__killed_run_resumes_to_the_same_table(tmp_path, uninterrupted, kill_at):
+    argv = python(CHILD, str(tmp_path / "ck"), str(tmp_path / "table.pkl"))
+    run_killed(argv, kill_at)
+    assert not (tmp_path / "table.pkl").exists()
+    stored = sorted(p.name for p in (tmp_path / "ck" / ".kinmix").iterdir())
+    assert "manifest.json" in stored
+    step, count = kill_at.split(":")
+    finished = int(count) if step == "block" else 0  # the hook fires once a step is stored
+    assert len([s for s in stored if s.startswith("block-")]) == finished
+    run_ok(argv)
+    table = pd.read_pickle(tmp_path / "table.pkl")
+    pd.testing.assert_frame_equal(table, uninterrupted, check_exact=True)
+    assert table.shape[0] == 64 * 2 and not table.duplicated(["variant", "trait"]).any()
+
+
+def test_scan_checkpoint__resume_reuses_the_null_and_finished_blocks(tmp_path, monkeypatch):
+    G, y, K = _data()
+    expected = kinmix.scan(G, y, K=K, block_size=8)
+    first = kinmix.scan(G[:, :40], y, K=K, block_size=8)
+    assert first.shape[0] == 40
+    folder = tmp_path / "ck"
+    kinmix.scan(G, y, K=K, block_size=8, checkpoint=folder)
+    for key in ("block-000000000016", "block-000000000048"):
+        (folder / ".kinmix" / f"{key}.npz").unlink()
+    calls = []
+    real = _driver.scan_genotypes
+    spy = lambda s, b: calls.append(b.shape) or real(s, b)  # noqa: E731
+    monkeypatch.setattr(_driver, "scan_genotypes", spy)
+    fits = []
+    monkeypatch.setattr(kinmix.lmm.LMM, "fit", lambda self, **k: fits.append(1))
+    again = kinmix.scan(G, y, K=K, block_size=8, checkpoint=folder)
+    assert calls == [(50, 8), (50, 8)] and fits == []  # two blocks recomputed, nothing refitted
+    pd.testing.assert_frame_equal(again, expected, check_exact=True)
+
+
+def test_scan_checkpoint__changed_input_or_option_is_refused_unless_restart(tmp_path):
+    G, y, K = _data()
+    folder = tmp_path / "ck"
+    kinmix.scan(G, y, K=K, block_size=8, checkpoint=folder)
+    with pytest.raises(InputError, match=r"changed: inputs\.y\.sha256"):
+        kinmix.scan(G, y + 1, K=K, block_size=8, checkpoint=folder)
+    with pytest.raises(InputError, match=r"options\.block_size: 8 -> 16"):
+        kinmix.scan(G, y, K=K, block_size=16, checkpoint=folder)
+    G2 = G.copy()
+    G2[3, 0] = 2 - G2[3, 0] if G2[3, 0] != 1 else 0.0
+    with pytest.raises(InputError, match=r"inputs\.G\.sampled_sha256"):
+        kinmix.scan(G2, y, K=K, block_size=8, checkpoint=folder)
+    got = kinmix.scan(G2, y, K=K, block_size=8, checkpoint=folder, restart=True)
+    pd.testing.assert_frame_equal(got, kinmix.scan(G2, y, K=K, block_size=8), check_exact=True)
+    manifest = json.loads((folder / ".kinmix" / "manifest.json").read_text())
+    assert manifest["options"] == {
+        "block_size": 8, "restricted": False, "test": "lrt", "refit_delta": False, "deltas": None
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("test", ["all", "score"])
+def test_scan_checkpoint__every_test_resumes_to_the_same_columns(tmp_path, test):
+    G, y, K = _data()
+    expected = kinmix.scan(G, y, K=K, block_size=8, test=test)
+    kinmix.scan(G, y, K=K, block_size=8, test=test, checkpoint=tmp_path)
+    (tmp_path / ".kinmix" / "block-000000000024.npz").unlink()
+    got = kinmix.scan(G, y, K=K, block_size=8, test=test, checkpoint=tmp_path)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+def test_scan_checkpoint__failing_writer_names_the_folder_and_resumes_later(
+    tmp_path, monkeypatch
+):
+    G, y, K = _data()
+    folder = tmp_path / "ck"
+    real = CheckpointStore.save_arrays
+    budget = [3]
+
+    def full_disk(self, key, **arrays):
+        if budget[0] == 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        budget[0] -= 1
+        real(self, key, **arrays)
+
+    monkeypatch.setattr(CheckpointStore, "save_arrays", full_disk)
+    with pytest.raises(OutputError, match=r"cannot write a checkpoint in .*ck/\.kinmix: No space"):
+        kinmix.scan(G, y, K=K, block_size=8, checkpoint=folder)
+    left = sorted(p.name for p in (folder / ".kinmix").iterdir())
+    assert left == [
+        "block-000000000000.npz", "block-000000000008.npz", "manifest.json", "null.npz"
+    ]
+    budget[0] = 100  # space again
+    got = kinmix.scan(G, y, K=K, block_size=8, checkpoint=folder)
+    pd.testing.assert_frame_equal(got, kinmix.scan(G, y, K=K, block_size=8), check_exact=True)
