@@ -402,7 +402,7 @@ def scan_files(
         each block's rows are stored as they finish and reloaded instead of recomputed.
     client : distributed.Client, optional
         Run each chromosome's null state and each block as Dask tasks on this cluster
-        (:func:`kinmix.distributed.run_chromosomes`); blocks are stored as they complete.
+        (``kinmix.distributed.run_chromosomes``); blocks are stored as they complete.
 
     Returns
     -------
