@@ -12,7 +12,8 @@ from kinmix import InputError
 from kinmix.grm import grm
 from kinmix.io import open_genotypes
 from kinmix.lmm import LMM
-from kinmix.workflow import ScanOptions, _glmm_statistics, scan_files
+from kinmix.workflow import ScanOptions, scan_files
+from kinmix.workflow.blocks import glmm_statistics
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +128,9 @@ def test_wald_and_f_equal_a_direct_gls_fit_at_the_null_delta(small_cohort, genot
 
 def test_glmm_statistics_closed_forms():
     chi2 = np.array([0.0, 1.0, 25.0])
-    lrt, p_lrt, _ = _glmm_statistics(chi2, chi2, n=100, covariates=3, test="lrt")
-    wald, _, _ = _glmm_statistics(chi2, chi2, n=100, covariates=3, test="wald")
-    f, p_f, se = _glmm_statistics(chi2, np.ones(3), n=100, covariates=3, test="f")
+    lrt, p_lrt, _ = glmm_statistics(chi2, chi2, n=100, covariates=3, test="lrt")
+    wald, _, _ = glmm_statistics(chi2, chi2, n=100, covariates=3, test="wald")
+    f, p_f, se = glmm_statistics(chi2, np.ones(3), n=100, covariates=3, test="f")
     np.testing.assert_allclose(wald, 100 * np.expm1(chi2 / 100), rtol=1e-15)
     np.testing.assert_allclose(f, 96 / 100 * wald, rtol=1e-14)
     np.testing.assert_allclose(se, np.sqrt(100 / 96))

@@ -1,0 +1,147 @@
+"""The statistics of one block of variants for one group of traits: LMM, GLMM and
+multi-trait scans."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..kernel.exact import fixed_delta_statistics, pvalues
+from .groups import TraitGroup
+from .options import ScanOptions
+
+#: Likelihood of the GLMM null of each non-normal trait type.
+_LIKELIHOODS = {"binary": "bernoulli", "count": "poisson", "binomial": "binomial"}
+
+
+# -- the tests of a GLMM trait's scan ----------------------------------------------------------
+def glmm_statistics(
+    chi2_lrt: np.ndarray, se: np.ndarray, *, n: int, covariates: int, test: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Statistic, p-value and SE of ``test`` from the LRT of the Normal scan on EP sites.
+
+    The scan profiles the scale by ML at the null δ, so the kernel's closed forms
+    (:func:`kinmix.kernel.exact.fixed_delta_statistics`) apply; the F test's SE uses the
+    residual variance on :math:`n - c - 1` degrees of freedom.
+    """
+    if test == "lrt":
+        statistic = chi2_lrt
+    else:
+        statistic = fixed_delta_statistics(chi2_lrt, n, covariates)[test]
+    if test == "f":
+        se = se * np.sqrt(n / (n - covariates - 1))
+    return statistic, pvalues(statistic, test, n, covariates), se
+
+
+def scan_block(
+    block: np.ndarray,
+    Y: np.ndarray,
+    X: np.ndarray,
+    E: pd.DataFrame | None,
+    group: TraitGroup,
+    QS: Any,
+    options: ScanOptions,
+    trials: np.ndarray | None,
+    deltas: list | None = None,
+) -> pd.DataFrame:
+    """Statistics of one block of variants for the traits of one group (variant-major);
+    ``deltas``: the null δ of the group's traits, already fitted (ignored with
+    ``refit_delta``, whose ML null differs from the heritability step's)."""
+    from ..gwas import scan
+
+    G = block[group.rows]
+    Xg = X[group.rows]
+    if options.trait_type != "continuous":
+        return _scan_glmm(G, Y, Xg, group, QS, options, trials)
+    Yg = pd.DataFrame(Y[np.ix_(group.rows, group.columns)], columns=group.traits)
+    table = scan(
+        G,
+        Yg,
+        Xg,
+        QS,
+        interaction=None if E is None else E.iloc[group.rows].reset_index(drop=True),
+        # GEMMA's exact tests compare with the ML null whatever --null says.
+        restricted=options.null == "reml" and not options.refit_delta,
+        deltas=None if options.refit_delta else deltas,
+        test=options.test,
+        refit_delta=options.refit_delta,
+    )
+    return table.drop(columns=["variant"])
+
+
+def _scan_glmm(
+    G: np.ndarray,
+    Y: np.ndarray,
+    X: np.ndarray,
+    group: TraitGroup,
+    QS: Any,
+    options: ScanOptions,
+    trials: np.ndarray | None,
+) -> pd.DataFrame:
+    """GLMM null by EP, then the fixed-δ scan of the Normal model on its sites, per trait."""
+    from ..glmm import GLMMExpFam, GLMMNormal
+
+    n, m = G.shape
+    G, nobs, means = mean_imputed(G)
+    frames = []
+    for trait, j in zip(group.traits, group.columns, strict=True):
+        y = Y[group.rows, j]
+        lik: tuple = (_LIKELIHOODS[options.trait_type],)
+        if options.trait_type == "binomial":
+            lik = (lik[0], trials[group.rows])
+        glmm = GLMMExpFam(y, lik, X, QS)
+        glmm.fit(verbose=False)
+        normal = GLMMNormal(glmm.site.eta, glmm.site.tau, X, QS)
+        normal.fit(verbose=False)
+        scanner = normal.get_fast_scanner()
+        result = scanner.fast_scan(G, verbose=False)
+        chi2 = np.maximum(2 * (result["lml"] - scanner.null_lml()), 0.0)
+        statistic, pvalue, se = glmm_statistics(
+            chi2, result["effsizes1_se"], n=n, covariates=X.shape[1], test=options.test
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "trait": trait,
+                    "n": nobs,
+                    "af": means / 2,
+                    "beta": result["effsizes1"],
+                    "se": se,
+                    "chi2": statistic,
+                    "pvalue": pvalue,
+                    "lml": result["lml"],
+                    "scale": result["scale"],
+                    "reason": pd.Series([None] * m, dtype=object),
+                }
+            )
+        )
+    # variant-major, like kinmix.scan
+    stacked = pd.concat(frames, keys=range(len(frames)), names=["_t", "_v"]).reset_index()
+    return stacked.sort_values(["_v", "_t"]).drop(columns=["_t", "_v"]).reset_index(drop=True)
+
+
+def group_joint_null(Y: np.ndarray, X: np.ndarray, group: TraitGroup, QS: Any) -> Any:
+    """The multi-trait null (Kron2Sum, ML, full-rank trait covariances) and its scanner."""
+    from ..lmm import joint_null
+
+    return joint_null(Y[np.ix_(group.rows, group.columns)], X[group.rows], QS)
+
+
+def joint_block(block: np.ndarray, scanner: Any, group: TraitGroup, test: str) -> pd.DataFrame:
+    """One block's rows of the multi-trait test (mean-imputed dosages)."""
+    from ..lmm import joint_table
+
+    G, nobs, means = mean_imputed(block[group.rows])
+    table = joint_table(scanner, G, test=test, traits=group.traits).reset_index(drop=True)
+    table.insert(0, "af", means / 2)
+    table["n"] = nobs
+    return table
+
+
+def mean_imputed(G: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dosages with missing values replaced by their variant's mean; counts and means."""
+    nobs = (~np.isnan(G)).sum(axis=0)
+    means = np.where(nobs > 0, np.nansum(G, axis=0) / np.maximum(nobs, 1), np.nan)
+    return np.where(np.isnan(G), means, G), nobs, means

@@ -1,0 +1,350 @@
+"""The scan of a genotype file: :func:`scan_files` (``kinmix scan``) and :func:`loco_scan`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._killpoints import reached
+from ..distributed import run_chromosomes
+from ..errors import InputError
+from ..grm import StreamedKinship
+from ..gwas import ResumableRun
+from .groups import (
+    conditioning_dosages,
+    group_by_missingness,
+    interaction_column,
+    joint_group,
+    trial_counts,
+)
+from .options import FileScan, ScanOptions, variants_per_block
+from .state import kinship_arrays, kinship_from_arrays, null_arrays, null_from_arrays
+from .tasks import ChromosomeNull, ScanJob, block_task, null_task, with_joint_nulls
+
+log = logging.getLogger("kinmix")
+
+
+@dataclass
+class _Clock:
+    """Seconds spent per step (the time in genotype reads is counted as ``read``)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+
+class _TimedReads:
+    """A genotype source whose reads are timed; reads are subtracted from the caller's step."""
+
+    def __init__(self, genotypes: Any, clock: _Clock, step: Callable[[], str]) -> None:
+        self._genotypes, self._clock, self._step = genotypes, clock, step
+        self.path, self.samples, self.variants = (
+            genotypes.path,
+            genotypes.samples,
+            genotypes.variants,
+        )
+        self.shape = genotypes.shape
+
+    def read(self, variants: Any = slice(None), samples: Any = None) -> np.ndarray:
+        start = time.perf_counter()
+        block = self._genotypes.read(variants, samples=samples)
+        spent = time.perf_counter() - start
+        self._clock.add("read", spent)
+        self._clock.add(self._step(), -spent)
+        return block
+
+
+# -- the job ----------------------------------------------------------------------------------
+def scan_files(
+    genotypes: Any,
+    phenotypes: pd.DataFrame,
+    covariates: pd.DataFrame | None = None,
+    *,
+    kinship_genotypes: Any | None = None,
+    kinship: Any | None = None,
+    options: ScanOptions | None = None,
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    run: ResumableRun | None = None,
+    client: Any = None,
+) -> FileScan:
+    r"""Association scan of the phenotypes against every variant of a genotype file.
+
+    Parameters
+    ----------
+    genotypes : kinmix.io.genotypes.Genotypes
+        The variants to test (:func:`kinmix.io.open_genotypes`).
+    phenotypes : DataFrame
+        Indexed by sample ID, one float column per trait, NaN where missing
+        (:func:`kinmix.io.tables.read_sample_table`).
+    covariates : DataFrame, optional
+        Indexed by sample ID, numeric (categorical columns already one-hot); an intercept is
+        added unless they span the constant.
+    kinship_genotypes : Genotypes, optional
+        Build the kinship from this file instead (e.g. a pruned one); LOCO still by
+        chromosome.
+    kinship : kinmix.io.kinship.Kinship, optional
+        A precomputed kinship (no LOCO possible).
+    options : ScanOptions
+    progress : callable, optional
+        ``progress(step, total)`` returns a function called with each increment of work.
+    run : kinmix.gwas.ResumableRun, optional
+        The run's checkpoints (``kinmix scan`` keeps them under ``OUT/.kinmix``): the
+        kinship pass, each chromosome's null state (eigendecompositions and null δ) and
+        each block's rows are stored as they finish and reloaded instead of recomputed.
+    client : distributed.Client, optional
+        Run each chromosome's null state and each block as Dask tasks on this cluster
+        (``kinmix.distributed.run_chromosomes``); blocks are stored as they complete.
+
+    Returns
+    -------
+    FileScan
+        The table has the columns ``chrom, pos, variant, a1, a2`` of the file, ``trait``
+        (with several traits), ``af, n, beta, se, chi2, pvalue`` (``chi2`` holds the
+        statistic of the chosen test, an F statistic for ``test="f"``), ``reason``, and for
+        a g×E scan ``beta_gxe_<E>, se_gxe_<E>``.
+
+    Notes
+    -----
+    Traits are grouped by their pattern of missing values; each group is scanned on the
+    samples where all its traits are observed and shares one eigendecomposition per
+    chromosome, so no sample is dropped for every trait because one trait misses it.
+    """
+    from ..io.tables import align_samples, covariate_matrix
+
+    options = options or ScanOptions()
+    clock = _Clock()
+    current = ["align"]
+    timed = _TimedReads(genotypes, clock, lambda: current[0])
+    if kinship is not None and kinship_genotypes is not None:
+        raise InputError("give either a kinship file (--grm) or its genotypes (--grm-bfile).")
+    if kinship is not None and options.loco:
+        raise InputError(
+            "a precomputed kinship (--grm) has no chromosomes to leave out: add --no-loco, or "
+            "give the kinship's genotypes with --grm-bfile for LOCO."
+        )
+    with clock.step("align"):
+        inputs: dict[str, Any] = {"phenotype": phenotypes}
+        complete = []
+        if covariates is not None:
+            inputs["covariate"] = covariates
+            complete.append("covariate")
+        if kinship is not None:
+            inputs["kinship"] = pd.Index(kinship.ids)
+            complete.append("kinship")
+        elif kinship_genotypes is not None:
+            inputs["kinship genotypes"] = pd.Index(kinship_genotypes.samples["iid"])
+            complete.append("kinship genotypes")
+        alignment = align_samples(
+            genotypes.samples["iid"].astype(str).tolist(), inputs, complete=complete
+        )
+        rows = np.asarray(alignment.genotype_index)
+        ids = alignment.ids
+        n = len(ids)
+        traits = list(phenotypes.columns)
+        trait_values = alignment.values("phenotype")
+        cov = alignment.values("covariate") if covariates is not None else None
+        X, covariate_names = covariate_matrix(cov, n)
+        E = interaction_column(cov, options.interaction)
+        trials = trial_counts(trait_values, options.trials)
+        traits = [t for t in traits if t != options.trials]
+        Y = trait_values[traits].to_numpy(dtype=float)
+    if options.condition:
+        current[0] = "condition"
+        with clock.step("condition"):
+            C = conditioning_dosages(timed, options.condition, rows)
+            X = np.column_stack([X, C])
+            covariate_names += [f"condition:{v}" for v in options.condition]
+    groups = joint_group(Y, traits) if options.joint else group_by_missingness(Y, traits)
+    report = dict(alignment.report)
+    report["traits"] = {t: int(np.isfinite(Y[:, j]).sum()) for j, t in enumerate(traits)}
+    if not groups:
+        raise InputError("every phenotype is missing for every kept sample: nothing to scan.")
+
+    # -- kinship: one pass ------------------------------------------------------------------
+    current[0] = "kinship"
+    with clock.step("kinship"):
+        source, source_rows, same_file = _kinship_source(
+            timed, kinship_genotypes, clock, current, ids, rows
+        )
+        kin = None
+        full_K = None
+        run = run or ResumableRun()
+        if kinship is not None:
+            positions = pd.Index(kinship.ids).get_indexer(ids)
+            full_K = np.asarray(kinship.matrix)[np.ix_(positions, positions)]
+            kinship_info = {"source": "file", "n_variants": kinship.n_variants}
+        else:
+            if run.has("kinship"):
+                kin = kinship_from_arrays(run.load_arrays("kinship", "kinship"))
+            else:
+                tick = progress("kinship", source.shape[1]) if progress else None
+
+                def on_block(count: int) -> None:
+                    if tick:
+                        tick(count)
+                    reached("kinship")
+
+                kin = StreamedKinship.from_genotypes(
+                    source,
+                    samples=source_rows,
+                    kind=options.grm_kind,
+                    maf=options.maf,
+                    max_missing=options.max_missing,
+                    block_size=variants_per_block(options, n),
+                    loco=options.loco,
+                    on_block=on_block,
+                )
+                run.save_arrays("kinship", "kinship", kinship_arrays(kin))
+            kinship_info = {
+                "source": str(source.path),
+                "kind": options.grm_kind,
+                "n_variants": kin.n_variants,
+                "per_chromosome": kin.counts,
+                "low_rank": kin.low_rank,
+            }
+    log.info(
+        "kinship: %s variants (%s)",
+        kinship_info["n_variants"],
+        "low rank" if kinship_info.get("low_rank") else "dense",
+    )
+
+    # -- per chromosome: eigh, nulls, scan ------------------------------------------------------
+    chrom = genotypes.variants["chrom"].astype(str).to_numpy()
+    chromosomes = list(dict.fromkeys(chrom)) if options.loco else [None]
+    if kin is not None and kin.kept:
+        last = next(iter(kin.kept))
+        if last in chromosomes:
+            chromosomes.remove(last)
+            chromosomes.insert(0, last)
+    chunk = variants_per_block(options, n)
+    job = ScanJob(
+        genotypes=genotypes,
+        rows=rows,
+        chrom=chrom,
+        kin=kin,
+        full_K=full_K,
+        same_file=same_file,
+        source=getattr(source, "_genotypes", source),
+        source_rows=source_rows,
+        chunk=chunk,
+        groups=groups,
+        Y=Y,
+        X=X,
+        E=E,
+        options=options,
+        trials=trials,
+    )
+    names = {c: f"{i:04d}" for i, c in enumerate(chromosomes)}
+    tables, h2_tables, todo, nulls, sizes = [], [], {}, {}, {}
+    for c in chromosomes:
+        m_c = job.index(c).shape[0]
+        keys = [(f"block-{names[c]}-{start:010d}", (c, start)) for start in range(0, m_c, chunk)]
+        sizes.update({key: min(chunk, m_c - start) for key, (_, start) in keys})
+        done = [key for key, _ in keys if run.has(key)]
+        tables += [run.load_frame(key, "block") for key in done]
+        todo[c] = [(key, argument) for key, argument in keys if key not in done]
+        if run.has(f"null-{names[c]}"):
+            h2_tables.append(run.load_frame(f"h2-{names[c]}", "heritability"))
+            if todo[c]:
+                stored = null_from_arrays(run.load_arrays(f"null-{names[c]}", "null"))
+                nulls[c] = with_joint_nulls(job, stored)
+    tick = progress("scan", genotypes.shape[1]) if progress else None
+    if tick:
+        tick(sum(sizes[key] for key in sizes if run.has(key)))
+
+    def on_null(c: Any, null: ChromosomeNull) -> None:
+        for step, seconds in null.seconds.items():
+            clock.add(step, seconds)
+        h2_tables.append(null.heritability)
+        run.save_frame(f"h2-{names[c]}", "heritability", null.heritability)
+        run.save_arrays(f"null-{names[c]}", "null", null_arrays(null))
+
+    for key, (part, seconds) in run_chromosomes(
+        null_task, block_task, job, todo, nulls=nulls, on_null=on_null, client=client
+    ):
+        for step, spent in seconds.items():
+            clock.add(step, spent)
+        run.save_frame(key, "block", part)
+        tables.append(part)
+        if tick:
+            tick(sizes[key])
+    h2_rows = pd.concat(h2_tables, ignore_index=True) if h2_tables else pd.DataFrame()
+    with clock.step("assemble"):
+        labels = [f"joint:{options.joint}"] if options.joint else traits
+        table = _assemble(tables, genotypes.variants, labels)
+    report["covariates"] = covariate_names
+    return FileScan(
+        table=table,
+        heritability=h2_rows,
+        samples=report,
+        kinship=kinship_info,
+        timings={k: round(v, 4) for k, v in clock.seconds.items()},
+        steps=run.report(),
+    )
+
+
+def _kinship_source(
+    timed: _TimedReads,
+    kinship_genotypes: Any,
+    clock: _Clock,
+    current: list[str],
+    ids: pd.Index,
+    rows: np.ndarray,
+) -> tuple[Any, np.ndarray, bool]:
+    """The genotypes the kinship is built from, the rows of the kept samples, same file?"""
+    if kinship_genotypes is None:
+        return timed, rows, True
+    other = _TimedReads(kinship_genotypes, clock, lambda: current[0])
+    positions = pd.Index(kinship_genotypes.samples["iid"].astype(str)).get_indexer(ids)
+    return other, positions, False
+
+
+def _assemble(tables: list[pd.DataFrame], variants: pd.DataFrame, traits: list[str]) -> Any:
+    """One table in file order (variant-major, traits in the order given)."""
+    table = pd.concat(tables, ignore_index=True)
+    if "trait" not in table.columns:
+        table.insert(1, "trait", traits[0])
+    rank = {t: i for i, t in enumerate(traits)}
+    table["_trait"] = table["trait"].map(rank)
+    table = table.sort_values(["_index", "_trait"], kind="stable")
+    info = variants.iloc[table["_index"].to_numpy()][["chrom", "pos", "variant", "a1", "a2"]]
+    info = info.reset_index(drop=True)
+    table = table.drop(columns=["_index", "_trait"]).reset_index(drop=True)
+    if len(traits) == 1:
+        table = table.drop(columns=["trait"])
+    out = pd.concat([info, table], axis=1)
+    out["chrom"] = out["chrom"].astype(str)
+    return out
+
+
+def loco_scan(genotypes: Any, y: np.ndarray, X: np.ndarray) -> pd.DataFrame:
+    """Scan every variant of a genotype file with LOCO kinships (arrays in file order).
+
+    ``y`` (n,) and ``X`` (n, c) follow the file's samples. Returns :func:`scan_files`'s table.
+    """
+    chrom = genotypes.variants["chrom"].astype(str)
+    if chrom.nunique() < 2:
+        raise InputError(
+            f"LOCO needs variants on at least two chromosomes; all are on {chrom.iloc[0]}."
+        )
+    ids = pd.Index(genotypes.samples["iid"].astype(str), name="iid")
+    phenotype = pd.DataFrame({"trait": np.asarray(y, dtype=float)}, index=ids)
+    covariates = pd.DataFrame(np.asarray(X, dtype=float), index=ids)
+    covariates.columns = [f"x{j}" for j in range(covariates.shape[1])]
+    return scan_files(genotypes, phenotype, covariates).table

@@ -1,0 +1,72 @@
+"""Null states and kinships as named arrays, for the checkpoints of a resumable run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..grm import StreamedKinship
+from .tasks import ChromosomeNull
+
+
+def null_arrays(null: ChromosomeNull) -> dict[str, np.ndarray]:
+    arrays = {}
+    for g, ((Q0, _), S0) in enumerate(null.decompositions):
+        arrays[f"Q0_{g}"], arrays[f"S0_{g}"] = Q0, S0
+        if null.deltas[g] is not None:
+            arrays[f"delta_{g}"] = np.asarray(null.deltas[g], dtype=np.float64)
+    return arrays
+
+
+def null_from_arrays(arrays: dict[str, np.ndarray]) -> ChromosomeNull:
+    groups = sum(1 for name in arrays if name.startswith("S0_"))
+    decompositions = [((arrays[f"Q0_{g}"], None), arrays[f"S0_{g}"]) for g in range(groups)]
+    deltas = [
+        arrays[f"delta_{g}"].tolist() if f"delta_{g}" in arrays else None for g in range(groups)
+    ]
+    return ChromosomeNull(decompositions, deltas, pd.DataFrame(), {})
+
+
+def kinship_arrays(kin: StreamedKinship) -> dict[str, np.ndarray]:
+    """A :class:`~kinmix.grm.StreamedKinship` as named arrays (for a checkpoint)."""
+    arrays = {
+        "n": np.array(kin.n),
+        "kind": np.array(kin.kind),
+        "count_chrom": np.array(list(kin.counts), dtype=str),
+        "count_value": np.array(list(kin.counts.values()), dtype=np.int64),
+        "variant_chrom": np.asarray(kin.variant_chrom, dtype=str),
+        "keep": kin.keep,
+        "center": kin.center,
+        "scale": kin.scale,
+        "kept_chrom": np.array(list(kin.kept), dtype=str),
+    }
+    for name in ("gram", "factor", "factor_chrom"):
+        value = getattr(kin, name)
+        if value is not None:
+            arrays[name] = np.asarray(value, dtype=str) if name == "factor_chrom" else value
+    for i, value in enumerate(kin.kept.values()):
+        arrays[f"kept_{i}"] = value
+    return arrays
+
+
+def kinship_from_arrays(arrays: dict[str, np.ndarray]) -> StreamedKinship:
+    """The :class:`~kinmix.grm.StreamedKinship` stored by :func:`kinship_arrays`."""
+    counts = dict(zip(arrays["count_chrom"].tolist(), arrays["count_value"].tolist(), strict=True))
+    kept = {
+        c: np.asfortranarray(arrays[f"kept_{i}"])
+        for i, c in enumerate(arrays["kept_chrom"].tolist())
+    }
+    gram = arrays.get("gram")
+    return StreamedKinship(
+        n=int(arrays["n"]),
+        kind=str(arrays["kind"]),
+        counts=counts,
+        variant_chrom=arrays["variant_chrom"].astype(object),
+        keep=arrays["keep"],
+        center=arrays["center"],
+        scale=arrays["scale"],
+        gram=None if gram is None else np.asfortranarray(gram),
+        factor=arrays.get("factor"),
+        factor_chrom=(arrays["factor_chrom"].astype(object) if "factor_chrom" in arrays else None),
+        kept=kept,
+    )

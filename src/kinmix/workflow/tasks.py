@@ -1,0 +1,234 @@
+"""The two tasks of a scan: a chromosome's null state (kinship without it, its
+eigendecomposition, the null fits) and one block of variants — run in process or as Dask
+tasks (:func:`kinmix.distributed.run_chromosomes`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._killpoints import reached
+from ..errors import BoundaryWarning, FitError
+from ..grm import StreamedKinship, eigh_upper_in_place
+from ..linalg import economic_qs, economic_qs_linear
+from ..lmm import LMM
+from .blocks import group_joint_null, joint_block, scan_block
+from .groups import TraitGroup
+from .heritability import model_from_qs
+from .options import ScanOptions
+
+log = logging.getLogger("kinmix")
+
+
+@dataclass(frozen=True)
+class ScanJob:
+    """What every task of a scan reads (shipped once to each Dask worker)."""
+
+    genotypes: Any
+    rows: np.ndarray
+    chrom: np.ndarray
+    kin: StreamedKinship | None
+    full_K: np.ndarray | None
+    same_file: bool
+    source: Any
+    source_rows: np.ndarray
+    chunk: int
+    groups: list
+    Y: np.ndarray
+    X: np.ndarray
+    E: pd.DataFrame | None
+    options: ScanOptions
+    trials: np.ndarray | None
+
+    def index(self, c: str | None) -> np.ndarray:
+        """Positions of chromosome ``c``'s variants in the file (all for None)."""
+        return np.arange(self.chrom.shape[0]) if c is None else np.flatnonzero(self.chrom == c)
+
+
+@dataclass(frozen=True)
+class ChromosomeNull:
+    """A chromosome's null state: one eigendecomposition and the null δ per trait group,
+    the heritability rows, the seconds spent per step, and with ``--joint`` the
+    multi-trait null of each group (not stored: refitted from the stored
+    eigendecompositions when a run resumes)."""
+
+    decompositions: list
+    deltas: list
+    heritability: pd.DataFrame
+    seconds: dict
+    joints: list | None = None
+
+
+def null_task(job: ScanJob, c: str | None) -> ChromosomeNull:
+    """Kinship without ``c``, its eigendecomposition and the null fits (one task)."""
+    seconds = {"read": 0.0}
+    index = job.index(c)
+
+    def blocks() -> Iterator[np.ndarray]:
+        for start in range(0, index.shape[0], job.chunk):
+            began = time.perf_counter()
+            block = job.genotypes.read(index[start : start + job.chunk], samples=job.rows)
+            seconds["read"] += time.perf_counter() - began
+            yield block
+
+    began = time.perf_counter()
+    kinship_c = _chromosome_kinship(
+        job.kin,
+        job.full_K,
+        c,
+        blocks if job.same_file else None,
+        job.source,
+        job.source_rows,
+        job.chunk,
+    )
+    seconds["kinship"] = time.perf_counter() - began - seconds["read"]
+    began = time.perf_counter()
+    decompositions = _decompositions(kinship_c, job.groups, job.rows.shape[0])
+    del kinship_c
+    seconds["eigh"] = time.perf_counter() - began
+    began = time.perf_counter()
+    rows, deltas = [], []
+    for group, QS in zip(job.groups, decompositions, strict=True):
+        found = null_heritability(job.Y, job.X, group, QS, c, job.options)
+        rows += found
+        deltas.append([row["delta"] for row in found] or None)
+    null = with_joint_nulls(
+        job, ChromosomeNull(decompositions, deltas, pd.DataFrame(rows), seconds)
+    )
+    seconds["null fits"] = time.perf_counter() - began
+    log.debug(
+        "chromosome %s: %d variants, kinship rank %s",
+        "all" if c is None else c,
+        index.shape[0],
+        [QS[1].shape[0] for QS in decompositions],
+    )
+    return null
+
+
+def with_joint_nulls(job: ScanJob, null: ChromosomeNull) -> ChromosomeNull:
+    """``null`` with the multi-trait null of each group when the scan is ``--joint``."""
+    if not job.options.joint:
+        return null
+    joints = [
+        group_joint_null(job.Y, job.X, group, QS)
+        for group, QS in zip(job.groups, null.decompositions, strict=True)
+    ]
+    return dataclasses.replace(null, joints=joints)
+
+
+def block_task(job: ScanJob, null: ChromosomeNull, block: tuple) -> tuple[pd.DataFrame, dict]:
+    """The rows of one block of chromosome ``c`` for every trait group (one task)."""
+    c, start = block
+    index = job.index(c)[start : start + job.chunk]
+    began = time.perf_counter()
+    G = job.genotypes.read(index, samples=job.rows)
+    read = time.perf_counter() - began
+    parts = []
+    joints = null.joints or [None] * len(job.groups)
+    for group, QS, deltas, joint in zip(
+        job.groups, null.decompositions, null.deltas, joints, strict=True
+    ):
+        if joint is None:
+            part = scan_block(G, job.Y, job.X, job.E, group, QS, job.options, job.trials, deltas)
+            part.insert(0, "_index", np.repeat(index, len(group.traits)))
+        else:
+            part = joint_block(G, joint, group, job.options.joint)
+            part.insert(0, "_index", index)
+        parts.append(part)
+    reached("task")
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return frame, {"read": read, "scan": time.perf_counter() - began - read}
+
+
+def _chromosome_kinship(
+    kin: StreamedKinship | None,
+    full_K: np.ndarray | None,
+    chrom: str | None,
+    blocks: Callable[[], Iterator[np.ndarray]] | None,
+    source: Any,
+    source_rows: np.ndarray,
+    chunk: int,
+) -> tuple[str, Any]:
+    """The kinship without ``chrom`` (all of it for None) as ``(form, payload)``.
+
+    Forms: ``"dense"`` (a full matrix, kept), ``"upper"`` (the upper triangle of a new
+    matrix, which the eigendecomposition destroys) or ``"factor"`` (Z/√m, low rank).
+    """
+    if full_K is not None:
+        return "dense", full_K
+    leave_out = chrom is not None and kin.counts.get(chrom, 0) > 0
+    if kin.low_rank:
+        on = kin.factor_chrom != chrom if leave_out else np.ones(kin.factor.shape[1], bool)
+        return "factor", kin.factor[:, on] / np.sqrt(int(on.sum()))
+    if not leave_out:
+        return "upper", np.asfortranarray(kin.gram / kin.n_variants)
+    if blocks is None:
+        blocks = _source_blocks(kin, chrom, source, source_rows, chunk)
+    return "upper", kin.loco_upper(chrom, blocks)
+
+
+def _decompositions(kinship: tuple[str, Any], groups: list[TraitGroup], n: int) -> list[Any]:
+    """The eigendecomposition of ``kinship`` on each group's samples."""
+    form, payload = kinship
+    if form == "dense":
+        return [economic_qs(payload[np.ix_(g.rows, g.rows)]) for g in groups]
+    if form == "factor":
+        return [economic_qs_linear(payload[g.rows]) for g in groups]
+    if all(g.rows.shape[0] == n for g in groups):
+        return [eigh_upper_in_place(payload)]
+    full = np.triu(payload) + np.triu(payload, 1).T
+    return [eigh_upper_in_place(np.asfortranarray(full[np.ix_(g.rows, g.rows)])) for g in groups]
+
+
+def _source_blocks(
+    kin: StreamedKinship, chrom: str, source: Any, rows: np.ndarray, chunk: int
+) -> Callable[[], Iterator[np.ndarray]]:
+    index = np.flatnonzero(kin.variant_chrom == chrom)
+
+    def blocks() -> Iterator[np.ndarray]:
+        for start in range(0, index.shape[0], chunk):
+            yield source.read(index[start : start + chunk], samples=rows)
+
+    return blocks
+
+
+def null_heritability(
+    Y: np.ndarray, X: np.ndarray, group: TraitGroup, QS: Any, chrom: str | None, opts: ScanOptions
+) -> list[dict]:
+    """REML h² (and SE) of each continuous trait of ``group`` with this kinship."""
+    if opts.trait_type != "continuous":
+        return []
+    out = []
+    Xg = X[group.rows]
+    for trait, j in zip(group.traits, group.columns, strict=True):
+        y = Y[group.rows, j]
+        null = LMM(y, Xg, QS, restricted=opts.null == "reml")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BoundaryWarning)
+            null.fit(verbose=False)
+        h2, h2_se = 1.0 - null.delta, float("nan")
+        try:
+            model = model_from_qs(y, Xg, QS)
+            model.fit()
+            h2, h2_se = model.h_sq, model.h_sq_standard_error
+        except FitError as exc:  # an optimum on a bound: h2 from the null δ, no SE
+            log.warning("trait %s: REML h2 on a bound (%s); no standard error", trait, exc)
+        out.append(
+            {
+                "trait": trait,
+                "chrom": "none" if chrom is None else chrom,
+                "h2": h2,
+                "h2_se": h2_se,
+                "delta": null.delta,
+                "n": int(y.shape[0]),
+            }
+        )
+    return out
