@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -50,9 +49,24 @@ def run(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def peak_child_rss() -> int:
-    """Largest resident set of any finished child so far, in bytes (Linux: KiB)."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+#: Runs ``python -m kinmix.cli ARGS`` (or, with no ARGS, only imports what ``kinmix scan``
+#: loads) and writes the process's own peak resident set, in bytes, to the file ``argv[1]``.
+MEASURED = """
+import atexit, resource, runpy, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write(
+    str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)))
+if len(sys.argv) > 1:
+    runpy.run_module("kinmix.cli", run_name="__main__", alter_sys=True)
+else:
+    import kinmix.cli, bed_reader, pyarrow, matplotlib.pyplot
+"""
+
+
+def measured(arguments: list[str], record: Path) -> tuple[float, int]:
+    """Seconds and peak resident bytes of ``kinmix ARGUMENTS`` in a child process."""
+    seconds = run([sys.executable, "-c", MEASURED, str(record), *arguments])
+    return seconds, int(record.read_text())
 
 
 def floor(n: int, m: int, chromosomes: int, block: int) -> dict[str, float]:
@@ -123,12 +137,10 @@ def main() -> int:
             "--quiet",
         ]
     )
-    run([sys.executable, "-c", "import kinmix.cli, bed_reader, pyarrow, matplotlib"])
-    baseline = peak_child_rss()
+    _, baseline = measured([], folder / "bare.rss")
     out = folder / "scan"
-    total = run(
+    total, scan_peak = measured(
         [
-            *kinmix,
             "scan",
             "--bfile",
             str(prefix),
@@ -143,9 +155,10 @@ def main() -> int:
             "--out",
             str(out),
             "--quiet",
-        ]
+        ],
+        folder / "scan.rss",
     )
-    peak = peak_child_rss() - baseline
+    peak = scan_peak - baseline
     steps = json.loads((out / "summary.json").read_text())["timings"]
     print(
         f"\nLOCO scan, {n} samples × {m} variants on {C} chromosomes "
