@@ -12,7 +12,7 @@ from .._validate import as_matrix, as_scalar, as_vector, is_dask_array
 from ..errors import FitError, InputError
 from ..kernel import association as _scan
 from ..kernel import null_model as kernel
-from ..linalg import DEFAULT_RTOL, RotatedDesign, economic_qs
+from ..linalg import DEFAULT_RTOL, RotatedDesign, economic_qs, leading_rank
 
 #: Radius in log γ of the parabola through which the standard error of h² is estimated.
 H2_SE_RADIUS = 1e-4
@@ -460,9 +460,9 @@ class LinearMixedModel:
 
             u, sv, _ = (np.asarray(part) for part in da.compute(*da.linalg.svd(z)))
         s = sv**2
-        keep = s > max_condition_number * s[0]
-        p = np.ascontiguousarray(u[:, keep].T)
-        s = s[keep]
+        k = leading_rank(s, max_condition_number)
+        p = np.ascontiguousarray(u[:, :k].T)
+        s = s[:k]
         cls._write_projection(p, p_path, overwrite)
         return cls(p @ y, p @ x, s, y, x, p_path=p_path), p
 
