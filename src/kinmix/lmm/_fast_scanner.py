@@ -109,12 +109,10 @@ class FastScanner:
         M = as_matrix(M, name, nrows=self._null.n)
         n, c = self._null.n, self._null.X.shape[1]
         q = M.shape[1] if joint else min(M.shape[1], 1)
-        if n <= c + q:
-            raise InputError(
-                f"{name} has {M.shape[1]} column(s): with {c} covariate(s) the alternative "
-                f"model has {c + q} effects for {n} samples, which leaves no residual. At "
-                f"least {c + q + 1} samples are needed."
-            )
+        if joint:
+            check_samples(n, c, tested=q, tested_name=name, purpose=" for the joint test")
+        else:
+            check_samples(n, c, tested=q, purpose=f" to test a column of {name}")
         return M
 
     def fast_scan(self, M: Any, verbose: bool = True) -> dict[str, np.ndarray]:
