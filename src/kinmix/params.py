@@ -55,6 +55,7 @@ __all__ = [
     "Transform",
     "maximize",
     "minimize_free",
+    "parameter_key",
     "prefixed",
 ]
 
@@ -369,6 +370,21 @@ class Parameter:
         return (
             f"Parameter({self._name!r}, {self.value!r}, transform={self._transform.name}, {state})"
         )
+
+
+def parameter_key(keys: Mapping[str, str], name: str, argument: str) -> str:
+    """The key of the parameter a user calls ``name`` in a model's ``fix``/``unfix``.
+
+    ``keys`` maps the user-facing names ("delta", "scale", ...) to the model's keys
+    (``"logitdelta"``, ...); an unknown ``name`` raises :class:`~kinmix.errors.InputError`
+    naming ``argument`` and listing the choices. Every model's ``fix(name)`` and
+    ``unfix(name)`` go through it, and then set :attr:`Parameter.fixed` (or the front end's
+    own flag where the value is not a :class:`Parameter`).
+    """
+    if name not in keys:
+        choices = ", ".join(repr(key) for key in keys)
+        raise InputError(f"{argument} must be one of {choices}; got {name!r}.")
+    return keys[name]
 
 
 class Parametric(ABC):

@@ -19,10 +19,11 @@ from .._validate import (
 from ..errors import BoundaryWarning, InputError, KinmixWarning
 from ..kernel import null_model as kernel
 from ..linalg import RotatedDesign, inner, rotate, unpack_qs
+from ..params import parameter_key
 
 log = logging.getLogger(__name__)
 
-_PARAMETERS = ("delta", "beta", "scale")
+_PARAMETERS = {"delta": "delta", "beta": "beta", "scale": "scale"}
 
 
 class LMM:
@@ -112,20 +113,14 @@ class LMM:
     # -- parameters ----------------------------------------------------------------------
     def fix(self, param: str) -> None:
         """Keep ``param`` ("delta", "beta" or "scale") at its current value in :meth:`fit`."""
-        self._fixed.add(self._check_name(param))
+        self._fixed.add(parameter_key(_PARAMETERS, param, "param"))
 
     def unfix(self, param: str) -> None:
         """Let :meth:`fit` optimise ``param`` ("delta", "beta" or "scale")."""
-        name = self._check_name(param)
+        name = parameter_key(_PARAMETERS, param, "param")
         if name == "delta" and self._design.k == 0:
             raise InputError("delta cannot be unfixed: the model has no random effect (QS=None).")
         self._fixed.discard(name)
-
-    @staticmethod
-    def _check_name(param: str) -> str:
-        if param not in _PARAMETERS:
-            raise InputError(f"param must be one of {_PARAMETERS}; got {param!r}.")
-        return param
 
     @property
     def delta(self) -> float:
