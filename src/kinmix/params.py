@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
+from ._progress import ProgressLine
 from .errors import BoundaryWarning, ConvergenceWarning, InputError
 
 __all__ = [
@@ -576,7 +577,8 @@ def maximize(
     factr, pgtol, max_iterations
         Stopping rules, as in :func:`minimize_free`.
     verbose
-        Write one progress line per iteration to standard error.
+        Show the progress on standard error as one line, rewritten at every iteration
+        (``iteration i: objective f``) and ended when the fit stops.
 
     Returns
     -------
@@ -607,8 +609,10 @@ def maximize(
         flat = [np.asarray(grad[key], dtype=float).ravel() for key in keys]
         return -float(f), -np.concatenate(flat)
 
+    line = ProgressLine(sys.stderr) if verbose else None
+
     def report(iteration: int, f: float) -> None:
-        sys.stderr.write(f"iteration {iteration}: objective {-f:.10g}\n")
+        line.update(f"iteration {iteration}: objective {-f:.10g}")
 
     x0 = np.concatenate([parameters[key].free for key in keys])
     bounds = [b for key in keys for b in parameters[key].bounds]
@@ -625,6 +629,9 @@ def maximize(
     except Exception:
         assign(x0)
         raise
+    finally:
+        if line is not None:
+            line.close()
     assign(x)
     return FitResult(
         converged=result.converged,

@@ -138,7 +138,7 @@ class GLMMExpFam(GLMMParameters):
         Parameters
         ----------
         verbose
-            Write one progress line per iteration to standard error.
+            Show the progress on standard error as one line, rewritten at each iteration.
         factr
             Stop when the relative decrease is at most ``factr`` times the machine epsilon.
         pgtol

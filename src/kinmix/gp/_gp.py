@@ -225,7 +225,7 @@ class GPModel(Parametric):
         Parameters
         ----------
         verbose
-            Write one progress line per iteration to standard error.
+            Show the progress on standard error as one line, rewritten at each iteration.
         factr
             Stop when :math:`(\ell_k - \ell_{k+1})/\max(|\ell_k|, |\ell_{k+1}|, 1)`
             is at most ``factr`` times the machine epsilon.

@@ -19,7 +19,7 @@ from .._validate import (
 from ..errors import BoundaryWarning, InputError, KinmixWarning
 from ..kernel import null_model as kernel
 from ..linalg import RotatedDesign, inner, rotate, unpack_qs
-from ..params import parameter_key
+from ..params import FitResult, parameter_key
 
 log = logging.getLogger(__name__)
 
@@ -232,27 +232,45 @@ class LMM:
         return {"delta": grad_delta, "scale": grad_scale, "beta": XVr / s}
 
     # -- fitting -------------------------------------------------------------------------
-    def fit(self, verbose: bool = True) -> None:
+    def fit(self, verbose: bool = True) -> FitResult:
         """Maximise the (restricted) marginal likelihood over the free parameters.
 
         ``verbose`` is accepted for compatibility with limix; the fit is a one-dimensional
         search that takes milliseconds, so it only logs its result (``logging`` at INFO).
+
+        Returns
+        -------
+        FitResult
+            The frozen outcome (limix returned nothing). The δ search is derivative-free,
+            so ``n_iterations`` and ``n_evaluations`` both count its likelihood evaluations
+            (the grid, then the Brent refinement); with δ fixed, β and the scale have
+            closed forms: no iteration and one evaluation. ``value`` is :meth:`lml` at the
+            fit.
         """
         free_beta = "beta" not in self._fixed
         free_scale = "scale" not in self._fixed
+        converged, evaluations, message = True, 1, "delta fixed: beta and scale in closed form"
         if "delta" not in self._fixed:
-            self._delta = self._search_delta(free_beta, free_scale)
+            self._delta, search = self._search_delta(free_beta, free_scale)
+            if search is None:
+                message = "delta unidentifiable (K proportional to I): kept at its value"
+            else:
+                converged, evaluations, message = search.success, search.nfev, search.message
         sol = self._solution()
         if free_beta:
             self._beta = sol.beta.copy()
         if free_scale:
             self._scale = kernel.optimal_scale(self._design, sol, self._beta, self._restricted)
+        lml = self.lml()
         if verbose:
-            log.info(
-                "LMM fit: delta=%.6g scale=%.6g lml=%.6f", self._delta, self._scale, self.lml()
-            )
+            log.info("LMM fit: delta=%.6g scale=%.6g lml=%.6f", self._delta, self._scale, lml)
+        iterations = 0 if "delta" in self._fixed else evaluations
+        return FitResult(converged, iterations, evaluations, message, lml)
 
-    def _search_delta(self, free_beta: bool, free_scale: bool) -> float:
+    def _search_delta(
+        self, free_beta: bool, free_scale: bool
+    ) -> tuple[float, kernel.SearchResult | None]:
+        """The δ maximising the profile likelihood, and the search (None if unidentifiable)."""
         if self._delta_unidentifiable(free_scale):
             warnings.warn(
                 f"h2 is unidentifiable: K is proportional to the identity (every eigenvalue "
@@ -262,7 +280,7 @@ class LMM:
                 KinmixWarning,
                 stacklevel=3,
             )
-            return self._delta
+            return self._delta, None
         beta = None if free_beta else self._beta
         scale = None if free_scale else self._scale
 
@@ -308,7 +326,7 @@ class LMM:
                 BoundaryWarning,
                 stacklevel=3,
             )
-        return kernel.delta_from_log_gamma(x)
+        return kernel.delta_from_log_gamma(x), result
 
     def _delta_unidentifiable(self, free_scale: bool) -> bool:
         """Whether K ∝ I, so that δ only moves a scale that is free (or K = I exactly)."""
