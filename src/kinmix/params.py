@@ -645,12 +645,33 @@ def maximize(
 def fit_model(
     model: Any, *, factr: float = 1e5, pgtol: float = 1e-7, verbose: bool = False
 ) -> FitResult:
-    """Maximise ``model.value()`` over the unfixed ``model.parameters()`` (L-BFGS-B).
+    r"""Maximise ``model.value()`` over the unfixed ``model.parameters()`` (L-BFGS-B).
 
-    ``model.gradient()`` supplies the derivatives, keyed like the parameters. When the
-    optimiser stops before meeting either tolerance a
-    :class:`~kinmix.errors.ConvergenceWarning` points at the caller of ``model.fit``; the
-    parameters are left at the best point found.
+    This is the ``fit`` of every model fitted by L-BFGS-B (:class:`kinmix.gp.GP`,
+    :class:`kinmix.gp.ExpFamGP`, :class:`kinmix.glmm.GLMMExpFam`,
+    :class:`kinmix.glmm.GLMMNormal`); their ``fit(verbose, factr, pgtol)`` pass their
+    arguments on.
+
+    Parameters
+    ----------
+    model
+        Has ``value()``, ``gradient()`` (keyed like the parameters) and ``parameters()``.
+    factr
+        Stop when :math:`(\ell_k - \ell_{k+1})/\max(|\ell_k|, |\ell_{k+1}|, 1)`
+        is at most ``factr`` times the machine epsilon.
+    pgtol
+        Stop when the largest entry of the projected gradient is at most ``pgtol``.
+    verbose
+        Show the progress on standard error as one line, rewritten at each iteration.
+
+    Warns
+    -----
+    ConvergenceWarning
+        If L-BFGS-B stops before meeting either tolerance (pointing at the caller of
+        ``model.fit``); the parameters are left at the best point found.
+    BoundaryWarning
+        If a parameter stops on a hard bound of its search range while the likelihood
+        still increases beyond it.
     """
     result = maximize(
         lambda: (model.value(), model.gradient()),
