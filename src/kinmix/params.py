@@ -50,6 +50,7 @@ __all__ = [
     "LOG",
     "LOGIT",
     "LOWER_CHOLESKY",
+    "DeltaScaleVariances",
     "FitResult",
     "Parameter",
     "Parametric",
@@ -386,6 +387,26 @@ def parameter_key(keys: Mapping[str, str], name: str, argument: str) -> str:
         choices = ", ".join(repr(key) for key in keys)
         raise InputError(f"{argument} must be one of {choices}; got {name!r}.")
     return keys[name]
+
+
+class DeltaScaleVariances:
+    r"""The variance components of the δ parametrisation shared by every single-trait model,
+    :math:`s((1-\delta)K + \delta I) = v_0K + v_1I`, read from the model's ``scale`` s and
+    ``delta`` δ (:class:`kinmix.lmm.LMM`, :class:`kinmix.glmm.GLMMExpFam`,
+    :class:`kinmix.glmm.GLMMNormal`)."""
+
+    scale: float
+    delta: float
+
+    @property
+    def v0(self) -> float:
+        r""":math:`v_0 = s(1-\delta)`, the variance on K."""
+        return self.scale * (1.0 - self.delta)
+
+    @property
+    def v1(self) -> float:
+        r""":math:`v_1 = s\delta`, the variance on the identity."""
+        return self.scale * self.delta
 
 
 class Parametric(ABC):

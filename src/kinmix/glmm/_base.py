@@ -26,7 +26,7 @@ from ..constants import DELTA_BOUNDS
 from ..ep import LowRankPrior, SiteAlgebra
 from ..kernel.null_model import LOG_GAMMA_LIMIT
 from ..linalg import unpack_qs
-from ..params import IDENTITY, LOG, LOGIT, Parameter, parameter_key
+from ..params import IDENTITY, LOG, LOGIT, DeltaScaleVariances, Parameter, parameter_key
 
 #: δ is kept within [ε, 1 − ε] (ε = √machine epsilon) so that logit δ is finite.
 DELTA_EPSILON = DELTA_BOUNDS[0]
@@ -36,7 +36,7 @@ LOGITDELTA_BOUNDS = (-LOG_GAMMA_LIMIT, LOG_GAMMA_LIMIT)
 _KEYS = {"beta": "beta", "scale": "logscale", "delta": "logitdelta"}
 
 
-class GLMMParameters:
+class GLMMParameters(DeltaScaleVariances):
     """Facade of the parameters and of the prior of a GLMM (see the module notes).
 
     Parameters
@@ -94,16 +94,6 @@ class GLMMParameters:
     def delta(self, value: float) -> None:
         value = as_scalar(value, "delta", lower=0.0, upper=1.0)
         self._params["logitdelta"].value = min(max(value, DELTA_EPSILON), 1 - DELTA_EPSILON)
-
-    @property
-    def v0(self) -> float:
-        r""":math:`v_0 = s(1-\delta)`, the variance on K."""
-        return self.scale * (1.0 - self.delta)
-
-    @property
-    def v1(self) -> float:
-        r""":math:`v_1 = s\delta`, the variance on the identity."""
-        return self.scale * self.delta
 
     def parameters(self) -> dict[str, Parameter]:
         """The parameters keyed as in ``gradient()``."""

@@ -19,14 +19,14 @@ from ..errors import InputError
 from ..kernel import null_fit as kernel_null
 from ..kernel import null_model as kernel
 from ..linalg import inner, unpack_qs
-from ..params import FitResult, parameter_key
+from ..params import DeltaScaleVariances, FitResult, parameter_key
 
 log = logging.getLogger(__name__)
 
 _PARAMETERS = {"delta": "delta", "beta": "beta", "scale": "scale"}
 
 
-class LMM:
+class LMM(DeltaScaleVariances):
     r"""Linear mixed model fitted by (restricted) maximum likelihood.
 
     .. math::
@@ -124,16 +124,6 @@ class LMM:
     @beta.setter
     def beta(self, value: Any) -> None:
         self._beta = as_vector(value, "beta", size=self.ncovariates)
-
-    @property
-    def v0(self) -> float:
-        r"""Variance on K, :math:`s(1-\delta)`."""
-        return self._scale * (1.0 - self._delta)
-
-    @property
-    def v1(self) -> float:
-        r"""Variance on the identity, :math:`s\delta`."""
-        return self._scale * self._delta
 
     @property
     def X(self) -> np.ndarray:
