@@ -13,11 +13,11 @@ table reports both times, measured in the same run on the same K, and their rati
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import numpy as np
 
+from _timing import best_time
 from kinmix import economic_qs
 from kinmix.lmm import LMM
 
@@ -34,15 +34,6 @@ def _problem(n: int, rng: np.random.Generator):
         + rng.standard_normal(n)
     )
     return y, X, K
-
-
-def _best_time(func, repeats: int) -> float:
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -63,8 +54,8 @@ def main() -> None:
         # Interleave the two measurements so that machine noise hits both alike.
         eigh_times, fit_times = [], []
         for _ in range(args.repeats):
-            eigh_times.append(_best_time(lambda K=K: np.linalg.eigh(K), 1))
-            fit_times.append(_best_time(fit, 1))
+            eigh_times.append(best_time(lambda K=K: np.linalg.eigh(K), 1))
+            fit_times.append(best_time(fit, 1))
         eigh_time, fit_time = min(eigh_times), min(fit_times)
         print(f"{n:>6} {eigh_time:>10.3f} {fit_time:>10.3f} {fit_time / eigh_time:>7.3f}")
 

@@ -18,13 +18,13 @@ to the size of the results table. Run ``python benchmarks/scan.py`` (a few minut
 from __future__ import annotations
 
 import argparse
-import time
 import tracemalloc
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from _timing import best_time
 from kinmix import economic_qs_linear, scan
 from kinmix.gwas._inputs import BLOCK_ENTRIES, MAX_BLOCK, MIN_BLOCK
 
@@ -68,15 +68,6 @@ def default_block(n: int) -> int:
     return int(np.clip(BLOCK_ENTRIES // n, MIN_BLOCK, MAX_BLOCK))
 
 
-def timed(function, repeat: int) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def run(case: Case, rng: np.random.Generator, repeat: int) -> dict[str, float]:
     G, QS, Y = simulate(case, rng)
     (Q0, _), _ = QS
@@ -91,12 +82,12 @@ def run(case: Case, rng: np.random.Generator, repeat: int) -> dict[str, float]:
     row = {
         "k": Q0.shape[1],
         "block": block,
-        "scan": timed(lambda: scan(G, y, None, QS), repeat),
-        "gemm_blocked": timed(blocked_gemm, repeat),
-        "gemm_one": timed(lambda: Q0.T @ G, repeat),
+        "scan": best_time(lambda: scan(G, y, None, QS), repeat),
+        "gemm_blocked": best_time(blocked_gemm, repeat),
+        "gemm_one": best_time(lambda: Q0.T @ G, repeat),
     }
     if case.traits > 1:
-        row["scan_one_trait"] = timed(lambda: scan(G, Y[:, 0], None, QS), repeat)
+        row["scan_one_trait"] = best_time(lambda: scan(G, Y[:, 0], None, QS), repeat)
     tracemalloc.start()
     table = scan(G, y, None, QS)
     row["peak_mib"] = tracemalloc.get_traced_memory()[1] / MIB

@@ -198,6 +198,16 @@ def test_gp_fit__verbose_reports_on_stderr(capsys):
     assert "iteration 1: objective" in captured.err
 
 
+def test_gp_fit__verbose_progress_is_a_single_line(capsys):
+    gp, _, _ = _spec_gp()
+    result = gp.fit()
+    err = capsys.readouterr().err
+    assert result.n_iterations > 2
+    assert err.count("\n") == 1 and err.endswith("\n")
+    assert err.count("\r") == result.n_iterations - 1 and err.startswith("iteration 1: ")
+    assert f"iteration {result.n_iterations}: objective" in err.rsplit("\r", 1)[1]
+
+
 def test_gp_fit__warns_when_not_converged(monkeypatch):
     gp, _, _ = _spec_gp()
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kinmix import InputError, economic_qs, economic_qs_linear
-from kinmix.linalg import inner, logdet, unpack_qs
+from kinmix.linalg import EconomicSVD, inner, leading_rank, logdet, unpack_qs
 
 
 def _dense_v(Q0, d0, d1, n):
@@ -52,6 +52,24 @@ def test_economic_qs__rtol_controls_the_cut():
     K = (Q * S) @ Q.T
     assert economic_qs(K)[1].shape == (4,)
     assert economic_qs(K, rtol=1e-3)[1].shape == (3,)
+
+
+def test_leading_rank__one_cut_for_every_thin_decomposition():
+    assert leading_rank(np.array([4.0, 1.0, 4e-9, 3e-9]), 1e-9) == 2
+    assert leading_rank(np.array([4.0, 1.0, 4e-9, 3e-9]), 1e-10) == 4
+    assert leading_rank(np.array([0.0, 0.0]), 1e-9) == 0
+    assert leading_rank(np.empty(0), 1e-9) == 0
+    # Rank-3 factor with a direction at 1e-5 relative singular value (1e-10 in S).
+    rng = np.random.default_rng(2)
+    U, _ = np.linalg.qr(rng.standard_normal((40, 3)))
+    W, _ = np.linalg.qr(rng.standard_normal((6, 3)))
+    G = (U * [3.0, 1.0, 3e-5]) @ W.T
+    _, S0 = economic_qs_linear(G, rtol=1e-12)
+    svd = EconomicSVD.of(G)
+    assert S0.shape == (3,) and svd.Sx.shape == (2,)  # SINGULAR_RTOL = √ε > 1e-10
+    np.testing.assert_allclose(S0, [9.0, 1.0, 9e-10], rtol=1e-6)
+    np.testing.assert_allclose(svd.Sx, [9.0, 1.0], rtol=1e-10)
+    assert economic_qs_linear(G, rtol=1e-9)[1].shape == (2,)
 
 
 def test_economic_qs__rejects_non_psd():

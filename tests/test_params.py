@@ -256,3 +256,25 @@ def test_maximize__objective_error_restores_starting_values():
     with pytest.raises(FloatingPointError, match="objective undefined beyond 2"):
         maximize(objective, {"a": a})
     assert a.value == 0.5
+
+
+def test_parameter_key__maps_user_names_and_refuses_others():
+    from kinmix.params import parameter_key
+
+    keys = {"beta": "beta", "delta": "logitdelta"}
+    assert parameter_key(keys, "delta", "var_name") == "logitdelta"
+    with pytest.raises(InputError, match="var_name must be one of 'beta', 'delta'; got 'h2'"):
+        parameter_key(keys, "h2", "var_name")
+
+
+def test_delta_has_one_set_of_bounds_in_the_lmm_kernel_and_the_glmms():
+    from scipy.special import logit
+
+    from kinmix.constants import DELTA_BOUNDS
+    from kinmix.glmm import GLMMExpFam
+    from kinmix.kernel.null_model import LOG_GAMMA_LIMIT
+
+    glmm = GLMMExpFam(np.array([0.0, 1.0, 1.0, 0.0]), ("bernoulli",), np.ones((4, 1)), None)
+    lower, upper = glmm.parameters()["logitdelta"].bounds[0]
+    np.testing.assert_allclose([lower, upper], logit(np.array(DELTA_BOUNDS)), rtol=1e-12)
+    assert upper == LOG_GAMMA_LIMIT == -lower

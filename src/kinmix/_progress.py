@@ -21,6 +21,29 @@ def progress(iterable: Iterable[T], enabled: bool, desc: str) -> Iterable[T]:
     return tqdm(iterable, desc=desc, unit="block")
 
 
+class ProgressLine:
+    """One line of progress on ``stream``, rewritten in place at every :meth:`update`
+    (a carriage return, the new text, blanks over what is left of the old one) and ended
+    by :meth:`close`: an iterative fit reports as one line, however many steps it takes."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream, self._width = stream, 0
+
+    def update(self, text: str) -> None:
+        """Show ``text`` in place of the line's current text."""
+        back = "\r" if self._width else ""
+        self._stream.write(back + text + " " * max(self._width - len(text), 0))
+        self._stream.flush()
+        self._width = len(text)
+
+    def close(self) -> None:
+        """End the line (nothing was written if :meth:`update` never was called)."""
+        if self._width:
+            self._stream.write("\n")
+            self._stream.flush()
+            self._width = 0
+
+
 class TerminalBar:
     """A one-line bar ``desc [#####.....] done/total`` redrawn on ``stream`` (a terminal).
 

@@ -141,12 +141,24 @@ def as_scalar(
     return number
 
 
-def check_samples(n: int, c: int, name: str = "y", *, extra: int = 1) -> None:
-    """Raise unless there are at least ``c + extra`` samples for ``c`` covariates."""
-    if n < c + extra:
+def check_samples(
+    n: int, c: int, name: str = "y", *, tested: int = 0, tested_name: str = "", purpose: str = ""
+) -> None:
+    r"""Raise unless ``n`` samples leave a residual to a model with ``c`` covariates and
+    ``tested`` tested columns: :math:`n \ge c + q + 1`.
+
+    This is kinmix's one "samples vs covariates" check (the null models, the scanners and
+    :func:`kinmix.scan`). ``tested_name`` names the matrix of the tested columns in the
+    message and ``purpose`` ends it (" to test a variant"). The Hail-compatible
+    :class:`kinmix.lmm.LinearMixedModel` words the same rule as Hail does, and the
+    multi-trait :class:`kinmix.lmm.Kron2Sum` counts values (n·p) against effects (c·q).
+    """
+    needed = c + tested + 1
+    if n < needed:
+        tested_part = f" and {tested_name} has {tested} column(s)" if tested_name else ""
         raise InputError(
-            f"{name} has {n} samples but X has {c} covariates: at least {c + extra} samples "
-            "are needed."
+            f"{name} has {n} samples but X has {c} covariates{tested_part}: at least {needed} "
+            f"samples are needed{purpose}."
         )
 
 

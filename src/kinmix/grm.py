@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+from .impute import mean_impute
 from .linalg import DEFAULT_RTOL, economic_qs_linear
 
 #: The kinds of kinship: :math:`(g-\bar g)/\sigma` or :math:`g-\bar g`.
@@ -70,7 +71,7 @@ def kinship_columns(
 ) -> KinshipColumns:
     r"""Mean-impute, filter and centre (and for ``"standardized"`` scale) dosage columns.
 
-    This is the one imputation routine of the kinship. A column is kept when it is not
+    Imputation is :func:`kinmix.impute.mean_impute`'s. A column is kept when it is not
     constant, its minor allele frequency (from the observed dosages, :math:`\bar g/2`
     folded to :math:`\le 1/2`) is at least ``maf`` and its missing fraction at most
     ``max_missing``.
@@ -79,14 +80,9 @@ def kinship_columns(
     G = np.array(G, dtype=np.float64, order="F")
     if G.ndim != 2:
         raise InputError(f"G must be two-dimensional; got shape {G.shape}.")
-    if np.isinf(G).any():
-        raise InputError("G contains infinite values.")
     n = G.shape[0]
-    missing = np.isnan(G)
-    counts = n - missing.sum(axis=0)
-    means = np.where(counts > 0, np.nansum(G, axis=0) / np.maximum(counts, 1), 0.0)
-    if missing.any():
-        G[missing] = np.take(means, np.nonzero(missing)[1])
+    imputed = mean_impute(G)
+    counts, means = imputed.nobs, imputed.mean
     G -= means
     std = np.sqrt(np.einsum("ij,ij->j", G, G) / max(n, 1))
     frequency = means / 2
@@ -380,9 +376,7 @@ class StreamedKinship:
             keep = self.keep[index]
             Z = np.array(G[:, keep], dtype=np.float64, order="F")
             center = self.center[index][keep]
-            missing = np.isnan(Z)
-            if missing.any():
-                Z[missing] = np.take(center, np.nonzero(missing)[1])
+            mean_impute(Z, mean=center)
             Z -= center
             Z /= self.scale[index][keep]
             _add_gram(upper, Z, -1.0)

@@ -58,6 +58,21 @@ def _split_spectrum(S: np.ndarray, rtol: float, name: str) -> int:
 ORTHONORMALITY_ATOL = 1e-6
 
 
+def leading_rank(S: np.ndarray, rtol: float) -> int:
+    r"""How many leading eigenvalues a thin decomposition keeps: the one truncation rule.
+
+    ``S`` holds the eigenvalues of :math:`GG^\top` (the squared singular values of
+    :math:`G`) in descending order. The kept ones are :math:`S_i > \mathrm{rtol}\cdot S_1`;
+    none is kept when :math:`S_1 \le 0` (a zero :math:`G`) or ``S`` is empty. Used by
+    :func:`economic_qs_linear`, :meth:`EconomicSVD.of` and
+    :meth:`kinmix.lmm.LinearMixedModel.from_random_effects` (with Hail's
+    ``max_condition_number`` as ``rtol``).
+    """
+    if not S.size or S[0] <= 0:
+        return 0
+    return int(np.count_nonzero(S > rtol * S[0]))
+
+
 def _check_orthonormal(Q0: np.ndarray, name: str) -> None:
     r"""Raise unless the columns of ``Q0`` are orthonormal, probed in :math:`O(nk)`.
 
@@ -159,10 +174,9 @@ def economic_qs_linear(G: Any, *, rtol: float = DEFAULT_RTOL, return_q1: bool = 
         return (Q0, Q1 if return_q1 else None), S0
     U, sv, _ = np.linalg.svd(G, full_matrices=return_q1)
     S = sv**2
-    keep = S > rtol * S[0] if S.size and S[0] > 0 else np.zeros(S.shape, bool)
-    if not keep.any():
+    k = leading_rank(S, rtol)
+    if k == 0:
         raise InputError("G is zero: GGᵀ has no positive eigenvalue.")
-    k = int(keep.sum())
     Q1 = U[:, k:] if return_q1 else None
     return (np.ascontiguousarray(U[:, :k]), Q1), S[:k]
 
@@ -340,11 +354,11 @@ class EconomicSVD:
         For :math:`m < n`, :math:`\mathrm G^\intercal\mathrm G = \mathrm V\mathrm S_x
         \mathrm V^\intercal` and :math:`\mathrm U_x = \mathrm{GV}\mathrm S_x^{-1/2}`;
         otherwise :math:`\mathrm{GG}^\intercal` is decomposed directly. Eigenvalues at most
-        :data:`SINGULAR_RTOL` times the largest are dropped.
+        :data:`SINGULAR_RTOL` times the largest are dropped (:func:`leading_rank`).
         """
         n, m = G.shape
         S, V = np.linalg.eigh(G.T @ G if m < n else G @ G.T)
-        keep = S > SINGULAR_RTOL * S[-1] if S.size and S[-1] > 0 else S > 0
-        S, V = S[keep][::-1], V[:, keep][:, ::-1]
+        k = leading_rank(S[::-1], SINGULAR_RTOL)
+        S, V = S[S.size - k :][::-1], V[:, S.size - k :][:, ::-1]
         Ux = (G @ V) / np.sqrt(S) if m < n else V
         return cls(Ux=np.ascontiguousarray(Ux), Sx=S)

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
+from ._progress import ProgressLine
 from .errors import BoundaryWarning, ConvergenceWarning, InputError
 
 __all__ = [
@@ -49,12 +50,14 @@ __all__ = [
     "LOG",
     "LOGIT",
     "LOWER_CHOLESKY",
+    "DeltaScaleVariances",
     "FitResult",
     "Parameter",
     "Parametric",
     "Transform",
     "maximize",
     "minimize_free",
+    "parameter_key",
     "prefixed",
 ]
 
@@ -371,6 +374,41 @@ class Parameter:
         )
 
 
+def parameter_key(keys: Mapping[str, str], name: str, argument: str) -> str:
+    """The key of the parameter a user calls ``name`` in a model's ``fix``/``unfix``.
+
+    ``keys`` maps the user-facing names ("delta", "scale", ...) to the model's keys
+    (``"logitdelta"``, ...); an unknown ``name`` raises :class:`~kinmix.errors.InputError`
+    naming ``argument`` and listing the choices. Every model's ``fix(name)`` and
+    ``unfix(name)`` go through it, and then set :attr:`Parameter.fixed` (or the front end's
+    own flag where the value is not a :class:`Parameter`).
+    """
+    if name not in keys:
+        choices = ", ".join(repr(key) for key in keys)
+        raise InputError(f"{argument} must be one of {choices}; got {name!r}.")
+    return keys[name]
+
+
+class DeltaScaleVariances:
+    r"""The variance components of the δ parametrisation shared by every single-trait model,
+    :math:`s((1-\delta)K + \delta I) = v_0K + v_1I`, read from the model's ``scale`` s and
+    ``delta`` δ (:class:`kinmix.lmm.LMM`, :class:`kinmix.glmm.GLMMExpFam`,
+    :class:`kinmix.glmm.GLMMNormal`)."""
+
+    scale: float
+    delta: float
+
+    @property
+    def v0(self) -> float:
+        r""":math:`v_0 = s(1-\delta)`, the variance on K."""
+        return self.scale * (1.0 - self.delta)
+
+    @property
+    def v1(self) -> float:
+        r""":math:`v_1 = s\delta`, the variance on the identity."""
+        return self.scale * self.delta
+
+
 class Parametric(ABC):
     """Base of the objects whose value depends on named :class:`Parameter` s.
 
@@ -560,7 +598,8 @@ def maximize(
     factr, pgtol, max_iterations
         Stopping rules, as in :func:`minimize_free`.
     verbose
-        Write one progress line per iteration to standard error.
+        Show the progress on standard error as one line, rewritten at every iteration
+        (``iteration i: objective f``) and ended when the fit stops.
 
     Returns
     -------
@@ -591,8 +630,10 @@ def maximize(
         flat = [np.asarray(grad[key], dtype=float).ravel() for key in keys]
         return -float(f), -np.concatenate(flat)
 
+    line = ProgressLine(sys.stderr) if verbose else None
+
     def report(iteration: int, f: float) -> None:
-        sys.stderr.write(f"iteration {iteration}: objective {-f:.10g}\n")
+        line.update(f"iteration {iteration}: objective {-f:.10g}")
 
     x0 = np.concatenate([parameters[key].free for key in keys])
     bounds = [b for key in keys for b in parameters[key].bounds]
@@ -609,6 +650,9 @@ def maximize(
     except Exception:
         assign(x0)
         raise
+    finally:
+        if line is not None:
+            line.close()
     assign(x)
     return FitResult(
         converged=result.converged,
@@ -622,12 +666,33 @@ def maximize(
 def fit_model(
     model: Any, *, factr: float = 1e5, pgtol: float = 1e-7, verbose: bool = False
 ) -> FitResult:
-    """Maximise ``model.value()`` over the unfixed ``model.parameters()`` (L-BFGS-B).
+    r"""Maximise ``model.value()`` over the unfixed ``model.parameters()`` (L-BFGS-B).
 
-    ``model.gradient()`` supplies the derivatives, keyed like the parameters. When the
-    optimiser stops before meeting either tolerance a
-    :class:`~kinmix.errors.ConvergenceWarning` points at the caller of ``model.fit``; the
-    parameters are left at the best point found.
+    This is the ``fit`` of every model fitted by L-BFGS-B (:class:`kinmix.gp.GP`,
+    :class:`kinmix.gp.ExpFamGP`, :class:`kinmix.glmm.GLMMExpFam`,
+    :class:`kinmix.glmm.GLMMNormal`); their ``fit(verbose, factr, pgtol)`` pass their
+    arguments on.
+
+    Parameters
+    ----------
+    model
+        Has ``value()``, ``gradient()`` (keyed like the parameters) and ``parameters()``.
+    factr
+        Stop when :math:`(\ell_k - \ell_{k+1})/\max(|\ell_k|, |\ell_{k+1}|, 1)`
+        is at most ``factr`` times the machine epsilon.
+    pgtol
+        Stop when the largest entry of the projected gradient is at most ``pgtol``.
+    verbose
+        Show the progress on standard error as one line, rewritten at each iteration.
+
+    Warns
+    -----
+    ConvergenceWarning
+        If L-BFGS-B stops before meeting either tolerance (pointing at the caller of
+        ``model.fit``); the parameters are left at the best point found.
+    BoundaryWarning
+        If a parameter stops on a hard bound of its search range while the likelihood
+        still increases beyond it.
     """
     result = maximize(
         lambda: (model.value(), model.gradient()),

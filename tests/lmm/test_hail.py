@@ -216,3 +216,14 @@ def test_linear_mixed_model__standard_error_needs_a_minimum(ref_inputs):
     assert model.h_sq_standard_error is None
     with pytest.raises(FitError, match="the fit is not a minimum"):
         model._h_sq_standard_error(strict=True)
+
+
+def test_linear_mixed_model__fit_returns_its_frozen_result(ref_inputs):
+    model, _ = _reference_model(ref_inputs, "full")
+    searched = model.fit()
+    assert searched.converged and searched.n_evaluations == searched.n_iterations > 30
+    assert searched.value == model.restricted_log_likelihood()
+    assert searched.message == model.optimize_result.message
+    given = model.fit(log_gamma=0.0)
+    assert (given.converged, given.n_iterations, given.n_evaluations) == (True, 0, 1)
+    assert given.value == model.restricted_log_likelihood() < searched.value

@@ -307,3 +307,25 @@ def test_kernel__degenerate_inputs_raise_fit_errors():
         _kernel.solve(design, np.ones(3), 1.0)
     with pytest.raises(FitError, match="not finite anywhere on the search grid"):
         _kernel.maximize_log_gamma(lambda t: np.nan, (-1.0, 1.0))
+
+
+def test_lmm__fit_returns_its_frozen_result():
+    import dataclasses
+
+    from kinmix.params import FitResult
+
+    X = np.array([[1, 2], [3, -1]], float)
+    lmm = LMM(np.array([-1, 2], float), np.array([[1], [1]]), economic_qs_linear(X))
+    lmm.fix("delta")
+    lmm.fix("scale")
+    lmm.delta, lmm.scale = 0.5, 1
+    fixed = lmm.fit(verbose=False)
+    assert isinstance(fixed, FitResult) and fixed.converged
+    assert (fixed.n_iterations, fixed.n_evaluations) == (0, 1)
+    assert "%.3f" % fixed.value == "-3.832"
+    lmm.unfix("delta")
+    searched = lmm.fit(verbose=False)
+    assert "%.3f" % searched.value == "-3.713" and searched.value == lmm.lml()
+    assert searched.converged and searched.n_iterations == searched.n_evaluations > 30
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        searched.value = 0.0

@@ -220,3 +220,20 @@ def test_fast_scanner__zero_candidates():
     lmm.fit(verbose=False)
     out = lmm.get_fast_scanner().fast_scan(np.empty((20, 0)), verbose=False)
     assert out["lml"].shape == (0,) and out["effsizes0"].shape == (0, 2)
+
+
+def test_fast_scanner__too_few_samples_for_the_candidates():
+    rng = np.random.default_rng(5)
+    n = 4
+    X = np.column_stack([np.ones(n), rng.standard_normal(n)])
+    QS = economic_qs(np.eye(n) + 0.5)
+    scanner = FastScanner(rng.standard_normal(n), X, QS, 0.5)
+    with pytest.raises(
+        InputError,
+        match=r"y has 4 samples but X has 2 covariates and M has 2 column\(s\): at least 5 "
+        "samples are needed for the joint test",
+    ):
+        scanner.scan(rng.standard_normal((n, 2)))
+    scanner = FastScanner(rng.standard_normal(3), X[:3], economic_qs(np.eye(3) + 0.5), 0.5)
+    with pytest.raises(InputError, match="at least 4 samples are needed to test a column of M"):
+        scanner.fast_scan(rng.standard_normal((3, 2)), verbose=False)

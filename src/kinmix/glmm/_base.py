@@ -4,9 +4,15 @@ The latent predictor has prior
 :math:`\mathbf f\sim\mathcal N(\mathrm X\boldsymbol\beta, s((1-\delta)\mathrm K +
 \delta\mathrm I))`, i.e. :math:`v_0 = s(1-\delta)` and :math:`v_1 = s\delta`. The free
 coordinates are :math:`\boldsymbol\beta`, :math:`\log s` (bounded to
-:math:`[\log 10^{-3}, \log 400]` while fitting) and :math:`\operatorname{logit}\delta`
-(bounded to :math:`[-50, 15]`), keyed ``"beta"``, ``"logscale"``, ``"logitdelta"`` in
-``gradient()``.
+:math:`[\log 10^{-3}, \log 400]` while fitting) and :math:`\operatorname{logit}\delta`,
+keyed ``"beta"``, ``"logscale"``, ``"logitdelta"`` in ``gradient()`` (glimix-core's keys).
+
+δ has one parametrisation and one set of bounds across kinmix: the LMM kernel searches
+:math:`\log\gamma = \operatorname{logit}(1-\delta) = -\operatorname{logit}\delta`
+within :math:`\pm` :data:`kinmix.kernel.null_model.LOG_GAMMA_LIMIT`, and the GLMMs move
+:math:`\operatorname{logit}\delta` within the same interval, i.e.
+:math:`\delta \in` :data:`kinmix.constants.DELTA_BOUNDS` (glimix-core used
+:math:`[-50, 15]`; no seed example or reference fit reaches beyond the shared bounds).
 """
 
 from __future__ import annotations
@@ -18,18 +24,19 @@ import numpy as np
 from .._validate import as_matrix, as_scalar, as_vector, check_full_column_rank, check_samples
 from ..constants import DELTA_BOUNDS
 from ..ep import LowRankPrior, SiteAlgebra
-from ..errors import InputError
+from ..kernel.null_model import LOG_GAMMA_LIMIT
 from ..linalg import unpack_qs
-from ..params import IDENTITY, LOG, LOGIT, Parameter
+from ..params import IDENTITY, LOG, LOGIT, DeltaScaleVariances, Parameter, parameter_key
 
 #: δ is kept within [ε, 1 − ε] (ε = √machine epsilon) so that logit δ is finite.
 DELTA_EPSILON = DELTA_BOUNDS[0]
 SCALE_BOUNDS = (float(np.log(1e-3)), float(np.log(400.0)))
-LOGITDELTA_BOUNDS = (-50.0, 15.0)
+#: Bounds of logit δ: those of log γ = −logit δ in the LMM kernel.
+LOGITDELTA_BOUNDS = (-LOG_GAMMA_LIMIT, LOG_GAMMA_LIMIT)
 _KEYS = {"beta": "beta", "scale": "logscale", "delta": "logitdelta"}
 
 
-class GLMMParameters:
+class GLMMParameters(DeltaScaleVariances):
     """Facade of the parameters and of the prior of a GLMM (see the module notes).
 
     Parameters
@@ -88,35 +95,17 @@ class GLMMParameters:
         value = as_scalar(value, "delta", lower=0.0, upper=1.0)
         self._params["logitdelta"].value = min(max(value, DELTA_EPSILON), 1 - DELTA_EPSILON)
 
-    @property
-    def v0(self) -> float:
-        r""":math:`v_0 = s(1-\delta)`, the variance on K."""
-        return self.scale * (1.0 - self.delta)
-
-    @property
-    def v1(self) -> float:
-        r""":math:`v_1 = s\delta`, the variance on the identity."""
-        return self.scale * self.delta
-
     def parameters(self) -> dict[str, Parameter]:
         """The parameters keyed as in ``gradient()``."""
         return dict(self._params)
 
     def fix(self, var_name: str) -> None:
         """Keep ``"beta"``, ``"scale"`` or ``"delta"`` out of fitting."""
-        self._params[self._key(var_name)].fix()
+        self._params[parameter_key(_KEYS, var_name, "var_name")].fix()
 
     def unfix(self, var_name: str) -> None:
         """Let ``"beta"``, ``"scale"`` or ``"delta"`` be fitted."""
-        self._params[self._key(var_name)].unfix()
-
-    @staticmethod
-    def _key(var_name: str) -> str:
-        if var_name not in _KEYS:
-            raise InputError(
-                f"var_name must be one of 'beta', 'scale', 'delta'; got {var_name!r}."
-            )
-        return _KEYS[var_name]
+        self._params[parameter_key(_KEYS, var_name, "var_name")].unfix()
 
     # -- prior ------------------------------------------------------------------------------
     def mean(self) -> np.ndarray:

@@ -133,27 +133,15 @@ class GLMMExpFam(GLMMParameters):
         return self._gradient(self._ep().algebra)
 
     def fit(self, verbose: bool = True, factr: float = 1e5, pgtol: float = 1e-7) -> FitResult:
-        r"""Maximise the marginal likelihood over the unfixed parameters (L-BFGS-B).
-
-        Parameters
-        ----------
-        verbose
-            Write one progress line per iteration to standard error.
-        factr
-            Stop when the relative decrease is at most ``factr`` times the machine epsilon.
-        pgtol
-            Stop when the largest projected-gradient entry is at most ``pgtol``.
+        """Maximise the marginal likelihood over the unfixed parameters: L-BFGS-B by
+        :func:`kinmix.params.fit_model`, which documents the arguments and the warnings.
 
         Warns
         -----
-        ConvergenceWarning
-            If L-BFGS-B stops before meeting either tolerance.
         BoundaryWarning
-            If a parameter stops on a hard bound of its search range while the likelihood
-            still increases beyond it, or if a fitted success probability reaches within
-            ``SEPARATION_PROBABILITY`` of 0 or 1 (Bernoulli, probit, binomial): the
-            outcome is perfectly separated by the covariates, or all equal, and the
-            maximum likelihood does not exist.
+            Also if a fitted success probability reaches within ``SEPARATION_PROBABILITY``
+            of 0 or 1 (Bernoulli, probit, binomial): the outcome is perfectly separated by
+            the covariates, or all equal, and the maximum likelihood does not exist.
         """
         result = fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
         self._warn_if_separated()

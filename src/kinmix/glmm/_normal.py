@@ -100,13 +100,8 @@ class GLMMNormal(GLMMParameters):
         return self._gradient(self._algebra())
 
     def fit(self, verbose: bool = True, factr: float = 1e5, pgtol: float = 1e-7) -> FitResult:
-        """Maximise the marginal likelihood over the unfixed parameters (L-BFGS-B).
-
-        Warns
-        -----
-        ConvergenceWarning
-            If L-BFGS-B stops before meeting either tolerance.
-        """
+        """Maximise the marginal likelihood over the unfixed parameters: L-BFGS-B by
+        :func:`kinmix.params.fit_model`, which documents the arguments and the warnings."""
         return fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
 
     def get_fast_scanner(self) -> Any:

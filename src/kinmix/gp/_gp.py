@@ -220,24 +220,8 @@ class GPModel(Parametric):
         }
 
     def fit(self, verbose: bool = True, factr: float = 1e5, pgtol: float = 1e-7) -> FitResult:
-        r"""Maximise the marginal likelihood over the unfixed parameters (L-BFGS-B).
-
-        Parameters
-        ----------
-        verbose
-            Write one progress line per iteration to standard error.
-        factr
-            Stop when :math:`(\ell_k - \ell_{k+1})/\max(|\ell_k|, |\ell_{k+1}|, 1)`
-            is at most ``factr`` times the machine epsilon.
-        pgtol
-            Stop when the largest entry of the projected gradient is at most ``pgtol``.
-
-        Warns
-        -----
-        ConvergenceWarning
-            If L-BFGS-B stops before meeting either tolerance; the parameters are left
-            at the best point found.
-        """
+        """Maximise the marginal likelihood over the unfixed parameters: L-BFGS-B by
+        :func:`kinmix.params.fit_model`, which documents the arguments and the warnings."""
         return fit_model(self, factr=factr, pgtol=pgtol, verbose=verbose)
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..constants import CONSTANCY_RTOL
-from ..errors import InputError
+from ..impute import mean_impute
 from ..kernel import association as _scan
 from . import _tests
 
@@ -106,8 +106,9 @@ def dosages(block: np.ndarray) -> Dosages:
     r"""Mean-impute a block in one pass over memory.
 
     The pass computes :math:`g^\top g`, which the kernel needs; a NaN there flags the
-    variants with missing dosages, which are imputed by the mean of their observed ones
-    (0 for a variant with none) before their :math:`g^\top g` is recomputed.
+    variants with missing dosages, which alone go through
+    :func:`kinmix.impute.mean_impute` (mean of the observed dosages, 0 for a variant with
+    none) before their :math:`g^\top g` is recomputed.
     """
     G = np.asarray(block, dtype=np.float64)
     n, m = G.shape
@@ -117,14 +118,9 @@ def dosages(block: np.ndarray) -> Dosages:
     flagged = np.flatnonzero(~np.isfinite(GG))
     if flagged.size:
         sub = G[:, flagged]
-        if np.isinf(sub).any():
-            raise InputError("G contains infinite values; genotypes must be finite or NaN.")
-        missing = np.isnan(sub)
-        nobs[flagged] = n - missing.sum(axis=0)
-        observed = np.maximum(nobs[flagged], 1)
-        mean = np.where(missing, 0.0, sub).sum(axis=0) / observed
+        nobs[flagged] = mean_impute(sub).nobs
         G = G.copy() if np.may_share_memory(G, block) else G
-        G[:, flagged] = np.where(missing, mean, sub)
+        G[:, flagged] = sub
         with np.errstate(over="ignore"):
             GG[flagged] = np.einsum("nm,nm->m", G[:, flagged], G[:, flagged])
     too_large = ~np.isfinite(GG)

@@ -13,6 +13,7 @@ from .._validate import (
     as_matrix,
     check_full_column_rank,
     check_not_fitted_exactly,
+    check_samples,
     is_dask_array,
 )
 from ..errors import InputError
@@ -137,11 +138,7 @@ def validate(
     Y, traits = _traits(y)
     n = Y.shape[0]
     X = np.ones((n, 1)) if X is None else as_matrix(X, "X", nrows=n)
-    if n <= X.shape[1] + 1:
-        raise InputError(
-            f"y has {n} samples but X has {X.shape[1]} covariates: at least "
-            f"{X.shape[1] + 2} samples are needed to test a variant."
-        )
+    check_samples(n, X.shape[1], tested=1, purpose=" to test a variant")
     check_full_column_rank(X, "X")
     for j in range(Y.shape[1]):
         name = "y" if traits is None else f"y (trait {traits[j]})"

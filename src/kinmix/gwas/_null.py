@@ -1,4 +1,5 @@
-r"""The null models of a scan: one :class:`~kinmix.lmm.LMM` fit per trait, one shared state."""
+r"""The null models of a scan: one δ search per trait (:class:`kinmix.kernel.null_fit.NullFit`,
+the search of :class:`~kinmix.lmm.LMM`), one shared state."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import numpy as np
 
 from ..kernel import association as _scan
 from ..kernel import exact as _exact
+from ..kernel.null_fit import NullFit
 from ..linalg import RotatedDesign
-from ..lmm import LMM
 from ._block import ScanState
 from ._tests import TestPlan
 
@@ -44,9 +45,10 @@ def fit_nulls(
     for p in range(Y.shape[1]):
         design = RotatedDesign(n, S0, QY[:, p], QX, float(YY[p]), XY[:, p], XX, k < n)
         if deltas is None:
-            lmm = LMM._from_design(Y[:, p], X, Q0, design, restricted)
-            lmm.fit(verbose=False)
-            delta = lmm.delta
+            null = NullFit.of(Y[:, p], X, Q0, restricted=restricted, design=design)
+            delta = 1.0
+            if null.has_kinship:
+                delta = null.search_delta(beta=None, scale=None, start=0.5, stacklevel=1).delta
         else:
             delta = float(deltas[p])
         designs.append(design)

@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .genotypes import variant_positions
+from .genotypes import GenotypeFile
 
 INSTALL_HINT = 'reading BGEN files needs cbgen: pip install "kinmix[bgen]"'
 
 
 @dataclass(frozen=True)
-class BgenGenotypes:
+class BgenGenotypes(GenotypeFile):
     """An opened BGEN file: sample and variant tables plus block reads of dosages.
 
     Attributes
@@ -54,28 +54,8 @@ class BgenGenotypes:
     _offsets: np.ndarray
     _file: Any
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(samples, variants)."""
-        return len(self.samples), len(self.variants)
-
-    def read(self, variants: Any = slice(None), samples: Any = None) -> np.ndarray:
-        """Dosages of the selected variants (float64, Fortran order, NaN where missing).
-
-        Parameters
-        ----------
-        variants : slice, int array or bool mask
-            Variants to read, indexing :attr:`variants`.
-        samples : int array, optional
-            Positions of the samples to keep; all by default.
-
-        Returns
-        -------
-        ndarray, shape (n_selected, k)
-        """
-        n, m = self.shape
-        columns = variant_positions(variants, m)
-        rows = np.arange(n) if samples is None else np.asarray(samples, dtype=np.intp)
+    def _read_positions(self, columns: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        rows = np.arange(self.shape[0]) if rows is None else rows
         block = np.empty((len(rows), len(columns)), dtype=np.float64, order="F")
         for k, j in enumerate(columns):
             block[:, k] = self._dosage(int(j))[rows]

@@ -51,6 +51,47 @@ class Genotypes(Protocol):
         ...
 
 
+class GenotypeFile:
+    """What the readers share: :attr:`shape` and :meth:`read`, which checks the selections
+    and hands the positions to the format's ``_read_positions(columns, rows)``.
+
+    Subclasses are frozen dataclasses with at least ``path``, ``samples`` and ``variants``
+    (the fields of :class:`Genotypes`).
+    """
+
+    samples: pd.DataFrame
+    variants: pd.DataFrame
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(samples, variants)."""
+        return len(self.samples), len(self.variants)
+
+    def read(self, variants: Any = slice(None), samples: Any = None) -> np.ndarray:
+        """Dosages of the selected variants (float64, Fortran order, NaN where missing).
+
+        Parameters
+        ----------
+        variants : slice, int array or bool mask
+            Variants to read, indexing :attr:`variants`.
+        samples : int array, optional
+            Positions of the samples to read, indexing :attr:`samples`; all by default.
+
+        Returns
+        -------
+        ndarray, shape (n_selected, k)
+            Count of allele ``a1`` per sample and variant.
+        """
+        columns = variant_positions(variants, self.shape[1])
+        rows = None if samples is None else np.asarray(samples, dtype=np.intp)
+        return self._read_positions(columns, rows)
+
+    def _read_positions(self, columns: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        """Dosages at variant positions ``columns`` for sample positions ``rows`` (all if
+        None)."""
+        raise NotImplementedError
+
+
 def variant_positions(selection: Any, m: int) -> np.ndarray:
     """Integer positions (sorted as given) of a slice, integer array or boolean mask of m."""
     if isinstance(selection, slice):

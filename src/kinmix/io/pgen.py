@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .genotypes import variant_positions
+from .genotypes import GenotypeFile
 
 INSTALL_HINT = 'reading PLINK 2 .pgen files needs pgenlib: pip install "kinmix[pgen]"'
 #: pgenlib's code for a missing dosage.
@@ -25,7 +25,7 @@ PGEN_MISSING = -9.0
 
 
 @dataclass(frozen=True)
-class PgenGenotypes:
+class PgenGenotypes(GenotypeFile):
     """An opened PLINK 2 fileset: sample and variant tables plus block reads of dosages.
 
     Attributes
@@ -50,27 +50,9 @@ class PgenGenotypes:
     count_a1: bool
     _reader: Any
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(samples, variants)."""
-        return len(self.samples), len(self.variants)
-
-    def read(self, variants: Any = slice(None), samples: Any = None) -> np.ndarray:
-        """Dosages of the selected variants (float64, Fortran order, NaN where missing).
-
-        Parameters
-        ----------
-        variants : slice, int array or bool mask
-            Variants to read, indexing :attr:`variants`.
-        samples : int array, optional
-            Positions of the samples to keep; all by default.
-
-        Returns
-        -------
-        ndarray, shape (n_selected, k)
-        """
-        n, m = self.shape
-        columns = variant_positions(variants, m).astype(np.uint32)
+    def _read_positions(self, columns: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        n = self.shape[0]
+        columns = columns.astype(np.uint32)
         variant_major = np.empty((len(columns), n), dtype=np.float64)
         if len(columns):
             try:
@@ -79,8 +61,8 @@ class PgenGenotypes:
                 raise InputError(f"could not read genotypes from {self.path}: {exc}") from exc
         variant_major[variant_major == PGEN_MISSING] = np.nan
         block = variant_major.T  # Fortran-ordered view, n × k
-        if samples is not None:
-            block = np.asfortranarray(block[np.asarray(samples, dtype=np.intp)])
+        if rows is not None:
+            block = np.asfortranarray(block[rows])
         return block
 
 

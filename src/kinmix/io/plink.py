@@ -19,14 +19,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .genotypes import variant_positions
+from .genotypes import GenotypeFile
 
 #: First three bytes of a variant-major PLINK 1 ``.bed`` file.
 BED_MAGIC = b"\x6c\x1b\x01"
 
 
 @dataclass(frozen=True)
-class PlinkGenotypes:
+class PlinkGenotypes(GenotypeFile):
     """An opened PLINK fileset: sample and variant tables plus block reads of dosages.
 
     Attributes
@@ -52,31 +52,10 @@ class PlinkGenotypes:
     count_a1: bool
     _bed: Any
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(samples, variants)."""
-        return len(self.samples), len(self.variants)
-
-    def read(self, variants: Any = slice(None), samples: Any = None) -> np.ndarray:
-        """Dosages of the selected variants (float64, Fortran order, NaN where missing).
-
-        Parameters
-        ----------
-        variants : slice, int array or bool mask
-            Variants to read, indexing :attr:`variants`.
-        samples : int array, optional
-            Positions of the samples to read, indexing :attr:`samples`; all by default.
-
-        Returns
-        -------
-        ndarray, shape (n_selected, k)
-            Count of allele ``a1`` per sample and variant.
-        """
-        m = self.shape[1]
-        columns = variant_positions(variants, m)
-        rows = slice(None) if samples is None else np.asarray(samples, dtype=np.intp)
+    def _read_positions(self, columns: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        index = np.s_[slice(None) if rows is None else rows, columns]
         try:
-            return self._bed.read(index=np.s_[rows, columns], dtype="float64", order="F")
+            return self._bed.read(index=index, dtype="float64", order="F")
         except Exception as exc:  # bed-reader raises plain ValueError/OSError on bad files
             raise InputError(f"could not read genotypes from {self.path}: {exc}") from exc
 

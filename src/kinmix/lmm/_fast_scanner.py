@@ -20,7 +20,7 @@ from ..kernel import association as _scan
 from ..linalg import rotate, unpack_qs
 
 if TYPE_CHECKING:
-    from ._lmm import LMM
+    from ..kernel.null_fit import NullFit
 
 #: Number of candidate columns rotated per GEMM in :meth:`FastScanner.fast_scan`.
 BLOCK_SIZE = 2048
@@ -69,10 +69,11 @@ class FastScanner:
         self._setup(y, X, Q0, S0 + v, v)
 
     @classmethod
-    def _from_lmm(cls, lmm: LMM) -> FastScanner:
+    def _from_null(cls, null: NullFit, v0: float, v1: float) -> FastScanner:
+        """The scanner of a validated null problem at :math:`v_0K + v_1I` (no re-validation)."""
         scanner = cls.__new__(cls)
-        S0 = lmm._design.S
-        scanner._setup(lmm._y, lmm._X, lmm._Q0, lmm.v0 * S0 + lmm.v1, lmm.v1)
+        d0, d1 = null.scanner_diagonal(v0, v1)
+        scanner._setup(null.y, null.X, null.Q0, d0, d1)
         return scanner
 
     def _setup(self, y: np.ndarray, X: np.ndarray, Q0: np.ndarray, d0: np.ndarray, d1: float):
@@ -109,12 +110,10 @@ class FastScanner:
         M = as_matrix(M, name, nrows=self._null.n)
         n, c = self._null.n, self._null.X.shape[1]
         q = M.shape[1] if joint else min(M.shape[1], 1)
-        if n <= c + q:
-            raise InputError(
-                f"{name} has {M.shape[1]} column(s): with {c} covariate(s) the alternative "
-                f"model has {c + q} effects for {n} samples, which leaves no residual. At "
-                f"least {c + q + 1} samples are needed."
-            )
+        if joint:
+            check_samples(n, c, tested=q, tested_name=name, purpose=" for the joint test")
+        else:
+            check_samples(n, c, tested=q, purpose=f" to test a column of {name}")
         return M
 
     def fast_scan(self, M: Any, verbose: bool = True) -> dict[str, np.ndarray]:

@@ -12,7 +12,8 @@ from .._validate import as_matrix, as_scalar, as_vector, is_dask_array
 from ..errors import FitError, InputError
 from ..kernel import association as _scan
 from ..kernel import null_model as kernel
-from ..linalg import DEFAULT_RTOL, RotatedDesign, economic_qs
+from ..linalg import DEFAULT_RTOL, RotatedDesign, economic_qs, leading_rank
+from ..params import FitResult
 
 #: Radius in log γ of the parabola through which the standard error of h² is estimated.
 H2_SE_RADIUS = 1e-4
@@ -193,7 +194,7 @@ class LinearMixedModel:
         bounds: tuple[float, float] = (-8.0, 8.0),
         tol: float = 1e-8,
         maxiter: int = 500,
-    ) -> None:
+    ) -> FitResult:
         r"""Find :math:`(\beta, \sigma^2, \tau^2)` maximising the restricted likelihood.
 
         With ``log_gamma`` given, :math:`\log\gamma` is held at that value (0.0 included)
@@ -202,8 +203,14 @@ class LinearMixedModel:
         refinement to absolute tolerance ``tol`` in at most ``maxiter`` iterations, then a
         root-find on the analytic derivative — and ``optimize_result`` is set. An optimum
         within 0.01 of either bound raises :class:`kinmix.FitError`.
+
+        Returns the frozen :class:`~kinmix.params.FitResult` (Hail returned nothing): the
+        search's convergence, its likelihood evaluations as ``n_iterations`` and
+        ``n_evaluations`` (none and one at a given ``log_gamma``), its message, and
+        :meth:`restricted_log_likelihood` as ``value``.
         """
         self._reset()
+        converged, evaluations, message = True, 1, "log_gamma given: no search"
         if log_gamma is not None:
             log_gamma = as_scalar(log_gamma, "log_gamma")
             at_optimum = False
@@ -238,12 +245,17 @@ class LinearMixedModel:
                 )
             log_gamma = polished
             at_optimum = True
+            converged, evaluations, message = result.success, result.nfev, result.message
         _, beta, sigma_sq, tau_sq = self.compute_neg_log_reml(log_gamma, True)
         self.log_gamma, self.gamma = log_gamma, float(np.exp(log_gamma))
         self.beta, self.sigma_sq, self.tau_sq = beta, float(sigma_sq), float(tau_sq)
         self.h_sq = self.sigma_sq / (self.sigma_sq + self.tau_sq)
         self._residual_sq = self.sigma_sq * (self.n - self.f)
         self.h_sq_standard_error = self._h_sq_standard_error(strict=at_optimum)
+        iterations = evaluations if at_optimum else 0
+        return FitResult(
+            converged, iterations, evaluations, message, self.restricted_log_likelihood()
+        )
 
     def _neg_log_reml_slope(self, log_gamma: float) -> float:
         """Derivative of :meth:`compute_neg_log_reml` over log γ (analytic)."""
@@ -460,9 +472,9 @@ class LinearMixedModel:
 
             u, sv, _ = (np.asarray(part) for part in da.compute(*da.linalg.svd(z)))
         s = sv**2
-        keep = s > max_condition_number * s[0]
-        p = np.ascontiguousarray(u[:, keep].T)
-        s = s[keep]
+        k = leading_rank(s, max_condition_number)
+        p = np.ascontiguousarray(u[:, :k].T)
+        s = s[:k]
         cls._write_projection(p, p_path, overwrite)
         return cls(p @ y, p @ x, s, y, x, p_path=p_path), p
 

@@ -3,7 +3,6 @@ r"""limix's single-trait linear mixed model, :class:`LMM`."""
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Any
 
 import numpy as np
@@ -16,16 +15,18 @@ from .._validate import (
     check_not_fitted_exactly,
     check_samples,
 )
-from ..errors import BoundaryWarning, InputError, KinmixWarning
+from ..errors import InputError
+from ..kernel import null_fit as kernel_null
 from ..kernel import null_model as kernel
-from ..linalg import RotatedDesign, inner, rotate, unpack_qs
+from ..linalg import inner, unpack_qs
+from ..params import DeltaScaleVariances, FitResult, parameter_key
 
 log = logging.getLogger(__name__)
 
-_PARAMETERS = ("delta", "beta", "scale")
+_PARAMETERS = {"delta": "delta", "beta": "beta", "scale": "scale"}
 
 
-class LMM:
+class LMM(DeltaScaleVariances):
     r"""Linear mixed model fitted by (restricted) maximum likelihood.
 
     .. math::
@@ -75,57 +76,27 @@ class LMM:
             Q0, S0 = np.empty((n, 0)), np.empty(0)
         else:
             Q0, S0 = unpack_qs(QS, n)
-        self._setup(y, X, Q0, rotate(Q0, S0, y, X), restricted, has_kinship=QS is not None)
+        self._setup(kernel_null.NullFit.of(y, X, Q0, S0, restricted=restricted))
 
-    @classmethod
-    def _from_design(
-        cls,
-        y: np.ndarray,
-        X: np.ndarray,
-        Q0: np.ndarray,
-        design: RotatedDesign,
-        restricted: bool,
-    ) -> LMM:
-        """An LMM from validated inputs whose rotation is already done (the scan driver's)."""
-        lmm = cls.__new__(cls)
-        lmm._setup(y, X, Q0, design, restricted, has_kinship=design.k > 0)
-        return lmm
-
-    def _setup(
-        self,
-        y: np.ndarray,
-        X: np.ndarray,
-        Q0: np.ndarray,
-        design: RotatedDesign,
-        restricted: bool,
-        has_kinship: bool,
-    ) -> None:
-        self._y, self._X, self._Q0 = y, X, Q0
-        self._restricted = bool(restricted)
-        self._design = design
-        self._logdet_xx = kernel.logdet_XX(design) if restricted else 0.0
-        self._fixed: set[str] = set() if has_kinship else {"delta"}
-        self._delta = 0.5 if has_kinship else 1.0
+    def _setup(self, null: kernel_null.NullFit) -> None:
+        self._null = null
+        self._design = null.design
+        self._fixed: set[str] = set() if null.has_kinship else {"delta"}
+        self._delta = 0.5 if null.has_kinship else 1.0
         self._scale = 1.0
-        self._beta = np.zeros(X.shape[1])
+        self._beta = np.zeros(null.X.shape[1])
 
     # -- parameters ----------------------------------------------------------------------
     def fix(self, param: str) -> None:
         """Keep ``param`` ("delta", "beta" or "scale") at its current value in :meth:`fit`."""
-        self._fixed.add(self._check_name(param))
+        self._fixed.add(parameter_key(_PARAMETERS, param, "param"))
 
     def unfix(self, param: str) -> None:
         """Let :meth:`fit` optimise ``param`` ("delta", "beta" or "scale")."""
-        name = self._check_name(param)
+        name = parameter_key(_PARAMETERS, param, "param")
         if name == "delta" and self._design.k == 0:
             raise InputError("delta cannot be unfixed: the model has no random effect (QS=None).")
         self._fixed.discard(name)
-
-    @staticmethod
-    def _check_name(param: str) -> str:
-        if param not in _PARAMETERS:
-            raise InputError(f"param must be one of {_PARAMETERS}; got {param!r}.")
-        return param
 
     @property
     def delta(self) -> float:
@@ -155,34 +126,23 @@ class LMM:
         self._beta = as_vector(value, "beta", size=self.ncovariates)
 
     @property
-    def v0(self) -> float:
-        r"""Variance on K, :math:`s(1-\delta)`."""
-        return self._scale * (1.0 - self._delta)
-
-    @property
-    def v1(self) -> float:
-        r"""Variance on the identity, :math:`s\delta`."""
-        return self._scale * self._delta
-
-    @property
     def X(self) -> np.ndarray:
         """Covariates."""
-        return self._X
+        return self._null.X
 
     @property
     def ncovariates(self) -> int:
         """Number of covariates, c."""
-        return int(self._X.shape[1])
+        return int(self._null.X.shape[1])
 
     @property
     def nsamples(self) -> int:
         """Number of samples, n."""
-        return int(self._y.shape[0])
+        return int(self._null.y.shape[0])
 
     # -- evaluation ----------------------------------------------------------------------
-    def _solution(self, delta: float | None = None) -> kernel.Solution:
-        d0, d1 = kernel.delta_diagonal(self._design.S, self._delta if delta is None else delta)
-        return kernel.solve(self._design, d0, d1)
+    def _solution(self) -> kernel.Solution:
+        return self._null.solution(self._delta)
 
     @property
     def beta_covariance(self) -> np.ndarray:
@@ -191,23 +151,16 @@ class LMM:
 
     def covariance(self) -> np.ndarray:
         r"""Dense covariance :math:`v_0K + v_1I` (an :math:`n\times n` matrix)."""
-        Q0, S0 = self._Q0, self._design.S
+        Q0, S0 = self._null.Q0, self._design.S
         return (Q0 * (self.v0 * S0)) @ Q0.T + self.v1 * np.eye(self.nsamples)
 
     def mean(self) -> np.ndarray:
         r"""Mean :math:`X\beta`."""
-        return self._X @ self._beta
+        return self._null.X @ self._beta
 
     def lml(self) -> float:
         """Log of the (restricted) marginal likelihood at the current parameters."""
-        return kernel.log_likelihood(
-            self._design,
-            self._solution(),
-            scale=self._scale,
-            beta=self._beta,
-            restricted=self._restricted,
-            logdet_xx=self._logdet_xx,
-        )
+        return self._null.log_likelihood(self._delta, self._scale, self._beta)
 
     def value(self) -> float:
         """Same as :meth:`lml` (the objective that :meth:`fit` maximises)."""
@@ -229,111 +182,57 @@ class LMM:
         sol = self._solution()
         Qr = des.Qy - des.QX @ beta
         XVr = inner(des.QX, Qr, des.Xy - des.XX @ beta, sol.d0, sol.d1, des.complement)
-        c_r = des.c if self._restricted else 0
+        c_r = des.c if self._null.restricted else 0
         grad_scale = -0.5 * (des.n - c_r) / s + 0.5 * sol.residual(beta) / s**2
         grad_delta = kernel.delta_derivative(
-            des, sol, scale=s, beta=beta, restricted=self._restricted
+            des, sol, scale=s, beta=beta, restricted=self._null.restricted
         )
         return {"delta": grad_delta, "scale": grad_scale, "beta": XVr / s}
 
     # -- fitting -------------------------------------------------------------------------
-    def fit(self, verbose: bool = True) -> None:
+    def fit(self, verbose: bool = True) -> FitResult:
         """Maximise the (restricted) marginal likelihood over the free parameters.
 
         ``verbose`` is accepted for compatibility with limix; the fit is a one-dimensional
         search that takes milliseconds, so it only logs its result (``logging`` at INFO).
+
+        Returns
+        -------
+        FitResult
+            The frozen outcome (limix returned nothing). The δ search is derivative-free,
+            so ``n_iterations`` and ``n_evaluations`` both count its likelihood evaluations
+            (the grid, then the Brent refinement); with δ fixed, β and the scale have
+            closed forms: no iteration and one evaluation. ``value`` is :meth:`lml` at the
+            fit.
         """
         free_beta = "beta" not in self._fixed
         free_scale = "scale" not in self._fixed
+        converged, evaluations, message = True, 1, "delta fixed: beta and scale in closed form"
         if "delta" not in self._fixed:
-            self._delta = self._search_delta(free_beta, free_scale)
+            found = self._null.search_delta(
+                beta=None if free_beta else self._beta,
+                scale=None if free_scale else self._scale,
+                start=self._delta,
+            )
+            self._delta, search = found.delta, found.search
+            if search is None:
+                message = "delta unidentifiable (K proportional to I): kept at its value"
+            else:
+                converged, evaluations, message = search.success, search.nfev, search.message
         sol = self._solution()
         if free_beta:
             self._beta = sol.beta.copy()
         if free_scale:
-            self._scale = kernel.optimal_scale(self._design, sol, self._beta, self._restricted)
+            restricted = self._null.restricted
+            self._scale = kernel.optimal_scale(self._design, sol, self._beta, restricted)
+        lml = self.lml()
         if verbose:
-            log.info(
-                "LMM fit: delta=%.6g scale=%.6g lml=%.6f", self._delta, self._scale, self.lml()
-            )
-
-    def _search_delta(self, free_beta: bool, free_scale: bool) -> float:
-        if self._delta_unidentifiable(free_scale):
-            warnings.warn(
-                f"h2 is unidentifiable: K is proportional to the identity (every eigenvalue "
-                f"is {self._design.S[0]:.6g}), so the covariance is a multiple of I for every "
-                f"delta and the data cannot split it between K and the noise. delta stays "
-                f"at {self._delta:.6g}; fit a model without K, or use a kinship with structure.",
-                KinmixWarning,
-                stacklevel=3,
-            )
-            return self._delta
-        beta = None if free_beta else self._beta
-        scale = None if free_scale else self._scale
-
-        def objective(log_gamma: float) -> float:
-            d0, d1 = kernel.delta_diagonal(self._design.S, kernel.delta_from_log_gamma(log_gamma))
-            return kernel.profile_log_likelihood(
-                self._design,
-                d0,
-                d1,
-                restricted=self._restricted,
-                beta=beta,
-                scale=scale,
-                logdet_xx=self._logdet_xx,
-            )
-
-        def derivative(log_gamma: float) -> float:
-            return kernel.profile_delta_derivative(
-                self._design, log_gamma, restricted=self._restricted, beta=beta, scale=scale
-            )
-
-        limit = kernel.LOG_GAMMA_LIMIT
-        result = kernel.maximize_log_gamma(objective, (-limit, limit), xatol=1e-10)
-        x = kernel.polish_root(derivative, result.x, (-limit, limit), step=1e-3)
-        to_lower, to_upper = result.distance_to_bounds()
-        if min(to_lower, to_upper) < 1e-3:
-            bound = -limit if to_lower < to_upper else limit
-            if objective(bound) >= result.fun:
-                x = bound
-            delta = kernel.delta_from_log_gamma(x)
-            degenerate = x > 0 and not self._restricted and self._covariates_meet_null_space()
-            warnings.warn(
-                f"the optimum of delta lies on the boundary of its search range "
-                f"(delta = {delta:.10g}; the range is [{kernel.DELTA_MIN:.3g}, "
-                f"1 - {kernel.DELTA_MIN:.3g}]): the data favour "
-                + ("no kinship effect (h2 -> 0)." if x < 0 else "h2 -> 1 (no noise).")
-                + (
-                    " The covariates reach into the null space of K (e.g. an intercept with a"
-                    " centred GRM), where the likelihood is unbounded as delta -> 0: fit with"
-                    " restricted=True."
-                    if degenerate
-                    else ""
-                ),
-                BoundaryWarning,
-                stacklevel=3,
-            )
-        return kernel.delta_from_log_gamma(x)
-
-    def _delta_unidentifiable(self, free_scale: bool) -> bool:
-        """Whether K ∝ I, so that δ only moves a scale that is free (or K = I exactly)."""
-        S, des = self._design.S, self._design
-        if des.complement or des.k == 0:
-            return False
-        flat = float(np.ptp(S)) <= 1e-10 * float(S.max())
-        return flat and (free_scale or abs(float(S.max()) - 1.0) <= 1e-10)
-
-    def _covariates_meet_null_space(self) -> bool:
-        """Whether some combination of the covariates is orthogonal to every Q0 column."""
-        des = self._design
-        if not des.complement:
-            return False
-        norms = np.linalg.svd(des.QX, compute_uv=False) if des.k else np.zeros(1)
-        scale = np.sqrt(np.linalg.eigvalsh(des.XX).max())
-        return bool(norms.size < des.c or norms.min() < 1e-6 * scale)
+            log.info("LMM fit: delta=%.6g scale=%.6g lml=%.6f", self._delta, self._scale, lml)
+        iterations = 0 if "delta" in self._fixed else evaluations
+        return FitResult(converged, iterations, evaluations, message, lml)
 
     def get_fast_scanner(self):
         """A :class:`~kinmix.lmm.FastScanner` at the current variance components."""
         from ._fast_scanner import FastScanner
 
-        return FastScanner._from_lmm(self)
+        return FastScanner._from_null(self._null, self.v0, self.v1)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..impute import mean_impute
 from ..kernel.exact import fixed_delta_statistics, pvalues
 from .groups import TraitGroup
 from .options import ScanOptions
@@ -141,7 +142,8 @@ def joint_block(block: np.ndarray, scanner: Any, group: TraitGroup, test: str) -
 
 
 def mean_imputed(G: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dosages with missing values replaced by their variant's mean; counts and means."""
-    nobs = (~np.isnan(G)).sum(axis=0)
-    means = np.where(nobs > 0, np.nansum(G, axis=0) / np.maximum(nobs, 1), np.nan)
-    return np.where(np.isnan(G), means, G), nobs, means
+    """A mean-imputed copy of the dosages (:func:`kinmix.impute.mean_impute`), the counts of
+    observed dosages and the means; a variant with none stays NaN (so do its statistics)."""
+    G = np.array(G, dtype=np.float64)
+    imputed = mean_impute(G, empty=np.nan)
+    return G, imputed.nobs, imputed.mean

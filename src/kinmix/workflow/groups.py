@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..impute import mean_impute
 
 
 @dataclass(frozen=True)
@@ -85,5 +86,5 @@ def conditioning_dosages(genotypes: Any, names: Sequence[str], rows: np.ndarray)
     order = np.argsort(positions)
     G = np.empty((rows.shape[0], len(names)))
     G[:, order] = genotypes.read(positions[order], samples=rows)
-    means = np.nanmean(G, axis=0)
-    return np.where(np.isnan(G), means, G)
+    mean_impute(G, empty=np.nan)
+    return G
