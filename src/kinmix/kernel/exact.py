@@ -479,6 +479,7 @@ class _Smooth:
                 curvature = curvature - 0.5 * (LA[2] + g2 - g1 * g1)
         return slope, curvature
 
+
 def _bracket(
     null: ExactNull, cand: Candidates, QG2: np.ndarray, lo: float, hi: float
 ) -> tuple[_Bracket, _Smooth]:
