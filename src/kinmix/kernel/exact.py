@@ -302,7 +302,10 @@ def _pivots(p: _Parts) -> _Pivots:
     L = _cholesky(p.XX)
     L_inv = _lower_inverse(L)
     l_y = np.einsum("...ab,...b->...a", L_inv, p.Xy)
-    l_g = np.einsum("...ab,...b->...a", L_inv, p.Xg)
+    if L_inv.shape[0] == 1 and p.Xg.ndim == 3:  # shared points: one small product per point
+        l_g = np.matmul(L_inv[0], p.Xg.transpose(1, 2, 0)).transpose(2, 0, 1)
+    else:
+        l_g = np.einsum("...ab,...b->...a", L_inv, p.Xg)
     schur = p.gg - np.einsum("...a,...a->...", l_g, l_g)
     u = p.gy - np.einsum("...a,...a->...", l_g, l_y)
     rss0 = p.yy - np.einsum("...a,...a->...", l_y, l_y)
@@ -311,7 +314,13 @@ def _pivots(p: _Parts) -> _Pivots:
     return _Pivots(L, L_inv, l_y, l_g, schur, u, rss0)
 
 
-def _profile(p: _Parts, n: int, restricted: bool, dp: _Parts | None = None) -> _Profile:
+def _profile(
+    p: _Parts,
+    n: int,
+    restricted: bool,
+    dp: _Parts | None = None,
+    piv: _Pivots | None = None,
+) -> _Profile:
     r"""ℓ(t) up to a constant (and ℓ'(t) when ``dp`` holds the derivatives), batched.
 
     From the pivots (:class:`_Pivots`): :math:`\hat\beta = u/S`,
@@ -321,9 +330,10 @@ def _profile(p: _Parts, n: int, restricted: bool, dp: _Parts | None = None) -> _
     envelope theorem: :math:`R' = r^\top (V^{-1})' r` with
     :math:`r = y - X\hat\beta_X - g\hat\beta` and
     :math:`(\log|A|)' = \operatorname{tr}(A^{-1}A')` by the blocks of :math:`A^{-1}`.
+    ``piv``: the pivots of ``p`` when already known.
     """
     c = p.XX.shape[-1]
-    piv = _pivots(p)
+    piv = _pivots(p) if piv is None else piv
     schur = piv.schur
     dof = n - c - 1 if restricted else n
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -427,11 +437,13 @@ class _Bracket:
 class _Smooth:
     r"""The profile likelihood's ingredients at the Chebyshev points of [lo, hi].
 
-    ``shared`` (N, 3): :math:`R_0`, :math:`\log|V_\gamma|`, :math:`\log|A_0|`; ``own``
-    (m, N, 2): each variant's :math:`S` and :math:`u` (:class:`_Pivots`); ``c`` the number
-    of covariates. ℓ is a scalar
-    function of these five, so its first two derivatives are cheap: the Newton search
-    runs on this model and the exact inner products only polish its root.
+    ``shared`` (9, N): :math:`R_0`, :math:`\log|V_\gamma|`, :math:`\log|A_0|`, each
+    followed by its first two t-derivatives; ``own`` (6, m, N): each variant's :math:`S`
+    and :math:`u` (:class:`_Pivots`), likewise; ``c`` the number of covariates. The
+    derivatives at the points are those of the interpolants (the differentiation
+    matrix), so one set of barycentric weights interpolates all fifteen. ℓ is a scalar
+    function of the five, so its first two derivatives are cheap: the Newton search runs
+    on this model and the exact inner products only polish its root.
     """
 
     lo: float
@@ -440,9 +452,24 @@ class _Smooth:
     own: np.ndarray
     c: int
 
+    @classmethod
+    def build(cls, lo: float, hi: float, shared: np.ndarray, own: np.ndarray, c: int) -> _Smooth:
+        """The model from values at the points: ``shared`` (3, N), ``own`` (2, m, N)."""
+        D = _D * (2.0 / (hi - lo))
+        D12 = np.concatenate([D, D @ D], axis=0).T  # (N, 2N): first, second derivatives
+        N = D.shape[0]
+
+        def stack(values: np.ndarray) -> np.ndarray:  # (q, ..., N) -> (3q, ..., N)
+            flat = values.reshape(-1, N)
+            derivs = np.einsum("rn,nk->rk", flat, D12).reshape((*values.shape[:-1], 2, N))
+            both = np.concatenate([values[..., None, :], derivs], axis=-2)
+            return np.moveaxis(both, -2, 1).reshape((-1, *values.shape[1:]))
+
+        return cls(lo, hi, stack(shared), stack(own), c)
+
     def take(self, idx: np.ndarray) -> _Smooth:
         """The same model for the variants ``idx`` only."""
-        return _Smooth(self.lo, self.hi, self.shared, self.own[idx], self.c)
+        return _Smooth(self.lo, self.hi, self.shared, self.own[:, idx], self.c)
 
     def newton(self, t: np.ndarray, n: int, restricted: bool) -> tuple[np.ndarray, np.ndarray]:
         r"""ℓ'(t) and ℓ''(t) of the model, with :math:`R = R_0 - u^2/S`.
@@ -454,11 +481,9 @@ class _Smooth:
 
         and :math:`\ell''` by differentiating once more (d the degrees of freedom).
         """
-        rows = _weights(t, self.lo, self.hi, 2)
-        shared = [np.einsum("mn,nf->mf", w, self.shared) for w in rows]
-        own = [np.einsum("mn,mnf->mf", w, self.own) for w in rows]
-        R0, LV, LA = ([d[:, j] for d in shared] for j in range(3))
-        S, u = ([d[:, j] for d in own] for j in range(2))
+        (w,) = _weights(t, self.lo, self.hi, 0)
+        R0, LV, LA = np.array([w.dot(row) for row in self.shared]).reshape(3, 3, -1)
+        S, u = np.einsum("mn,fmn->fm", w, self.own).reshape(2, 3, -1)
         dof = n - self.c - 1 if restricted else n
         with np.errstate(invalid="ignore", divide="ignore"):
             g1, g2 = S[1] / S[0], S[2] / S[0]
@@ -486,9 +511,9 @@ def _bracket(
     """The exact inner products at the Chebyshev points of [lo, hi], and the smooth model."""
     values = _parts(null, cand, QG2, lo + 0.5 * (hi - lo) * (_X + 1.0))
     piv = _pivots(values)
-    shared = np.column_stack([piv.rss0[0], values.logdet[0], piv.logdet_A0[0]])
-    own = np.stack([piv.schur, piv.u], axis=-1)
-    return _Bracket(lo, hi, values.shared[0], values.own), _Smooth(lo, hi, shared, own, null.c)
+    shared = np.stack([piv.rss0[0], values.logdet[0], piv.logdet_A0[0]])
+    smooth = _Smooth.build(lo, hi, shared, np.stack([piv.schur, piv.u]), null.c)
+    return _Bracket(lo, hi, values.shared[0], values.own), smooth
 
 
 def _subset(cand: Candidates, QG2: np.ndarray, idx: np.ndarray) -> tuple[Candidates, np.ndarray]:
@@ -511,11 +536,13 @@ def _root(
         values, slopes = b.at(t)
         return _profile(values, n, restricted, slopes).slope
 
-    s_mid = slope(bracket, t_best)
+    # The model's slopes (exact at these points up to the interpolants' derivatives) only
+    # choose the half-bracket: an optimum near t_best is found on either side.
+    s_mid = smooth.newton(t_best, n, restricted)[0]
     up = s_mid > 0  # ℓ still rising at the best grid point: the optimum lies above it
     a = t_best.copy()
     b = np.where(up, bracket.hi, bracket.lo)
-    fa, fb = s_mid, slope(bracket, b)
+    fa, fb = s_mid, smooth.newton(b, n, restricted)[0]
     on_bound = ((t_best <= bounds[0]) & ~up) | ((t_best >= bounds[1]) & up) | (s_mid == 0)
     signed = (fa * fb < 0) & ~on_bound
     converged = on_bound.copy()
@@ -623,11 +650,12 @@ def fit_delta(
     npoints = max(3, int(np.ceil((bounds[1] - bounds[0]) / GRID_STEP)) + 1)
     t_grid = np.linspace(bounds[0], bounds[1], npoints)
     grid = _parts(null, cand, QG2, t_grid)
+    piv = _pivots(grid)
     best = []
     for reml in restricted:
-        values = _profile(grid, n, reml).value
+        values = _profile(grid, n, reml, piv=piv).value
         best.append(np.argmax(np.where(np.isfinite(values), values, -np.inf), axis=1))
-    del grid
+    del grid, piv
     k = len(restricted)
     t = np.empty((k, m))
     converged = np.zeros((k, m), dtype=bool)
