@@ -215,15 +215,23 @@ def _parts(null: ExactNull, cand: Candidates, QG2: np.ndarray, t: np.ndarray) ->
     logdet = np.log1p(np.exp(t)[:, None] * null.S[None, :]).sum(axis=1)
     T, k = u.shape
     c, m, QB = null.c, cand.QG.shape[1], null.QB
-    shared = np.einsum("tk,ka,kb->tab", u, QB, QB)
-    weighted = (u[:, :, None] * QB[None]).transpose(0, 2, 1).reshape(T * (c + 1), k)
-    # Variant-major products (m × k @ k × T(c+1)): faster than the thin T(c+1)-row GEMM.
-    cross = (cand.QG.T @ weighted.T).reshape(m, T, c + 1)
-    gg = QG2.T @ u.T
+    weighted = u[:, None, :] * QB.T[None]  # (T, c+1, k)
+    shared = np.matmul(weighted, QB)
+    # Variant-major products (m × k @ k × T(c+1)), written field-major per variant so that
+    # each field's T values are contiguous for the interpolation.
+    own = np.empty((m, c + 2, T))
+    cross = own[:, : c + 1, :]
+    np.matmul(
+        cand.QG.T,
+        weighted.transpose(1, 0, 2).reshape((c + 1) * T, k).T,
+        out=cross.reshape(m, (c + 1) * T),
+    )
+    gg = own[:, c + 1, :]
+    np.matmul(QG2.T, u.T, out=gg)
     if raw:
-        shared = shared + null.BB[None]
-        cross = cross + cand.BG.T[:, None, :]
-        gg = gg + cand.GG[:, None]
+        shared += null.BB[None]
+        cross += cand.BG.T[:, :, None]
+        gg += cand.GG[:, None]
     bad = ~cand.usable
     if bad.any():  # untestable variants: an orthogonal unit column keeps every solve regular
         cross[bad] = 0.0
@@ -232,7 +240,7 @@ def _parts(null: ExactNull, cand: Candidates, QG2: np.ndarray, t: np.ndarray) ->
         [shared[:, :c, :c].reshape(T, c * c), shared[:, :c, c], shared[:, c, c:], logdet[:, None]],
         axis=1,
     )
-    return _Parts(packed[None], np.concatenate([cross, gg[:, :, None]], axis=2))
+    return _Parts(packed[None], own.transpose(0, 2, 1))
 
 
 # -- profile likelihoods ---------------------------------------------------------------------
@@ -410,8 +418,8 @@ def _weights(t: np.ndarray, lo: float, hi: float, order: int) -> list[np.ndarray
 class _Bracket:
     r"""The inner products at the Chebyshev points of [lo, hi].
 
-    ``shared`` (N, F) the shared values; ``own`` (m, N, f) the variants'
-    (variant-major, so that one interpolation is one product per variant).
+    ``shared`` (N, F) the shared values; ``own`` (m, f, N) the variants' (variant- and
+    field-major, so that one interpolation is one contiguous product per variant).
     """
 
     lo: float
@@ -427,7 +435,7 @@ class _Bracket:
         """Interpolated inner products (and their t-derivatives) at one t per variant."""
         rows = _weights(t, self.lo, self.hi, int(derivative))
         parts = [
-            _Parts(np.einsum("mn,nf->mf", w, self.shared), np.einsum("mn,mnf->mf", w, self.own))
+            _Parts(np.einsum("mn,nf->mf", w, self.shared), np.einsum("mn,mfn->mf", w, self.own))
             for w in rows
         ]
         return parts[0], (parts[1] if derivative else None)
@@ -456,14 +464,15 @@ class _Smooth:
     def build(cls, lo: float, hi: float, shared: np.ndarray, own: np.ndarray, c: int) -> _Smooth:
         """The model from values at the points: ``shared`` (3, N), ``own`` (2, m, N)."""
         D = _D * (2.0 / (hi - lo))
-        D12 = np.concatenate([D, D @ D], axis=0).T  # (N, 2N): first, second derivatives
-        N = D.shape[0]
+        DT = [D.T, (D @ D).T]
 
         def stack(values: np.ndarray) -> np.ndarray:  # (q, ..., N) -> (3q, ..., N)
-            flat = values.reshape(-1, N)
-            derivs = np.einsum("rn,nk->rk", flat, D12).reshape((*values.shape[:-1], 2, N))
-            both = np.concatenate([values[..., None, :], derivs], axis=-2)
-            return np.moveaxis(both, -2, 1).reshape((-1, *values.shape[1:]))
+            out = np.empty((3 * values.shape[0], *values.shape[1:]))
+            for j, value in enumerate(values):
+                out[3 * j] = value
+                for order in (1, 2):
+                    np.matmul(value, DT[order - 1], out=out[3 * j + order])
+            return out
 
         return cls(lo, hi, stack(shared), stack(own), c)
 
@@ -513,7 +522,7 @@ def _bracket(
     piv = _pivots(values)
     shared = np.stack([piv.rss0[0], values.logdet[0], piv.logdet_A0[0]])
     smooth = _Smooth.build(lo, hi, shared, np.stack([piv.schur, piv.u]), null.c)
-    return _Bracket(lo, hi, values.shared[0], values.own), smooth
+    return _Bracket(lo, hi, values.shared[0], values.own.transpose(0, 2, 1)), smooth
 
 
 def _subset(cand: Candidates, QG2: np.ndarray, idx: np.ndarray) -> tuple[Candidates, np.ndarray]:
