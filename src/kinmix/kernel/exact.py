@@ -470,8 +470,8 @@ class _Smooth:
             out = np.empty((3 * values.shape[0], *values.shape[1:]))
             for j, value in enumerate(values):
                 out[3 * j] = value
-                for order in (1, 2):
-                    np.matmul(value, DT[order - 1], out=out[3 * j + order])
+                for order in (1, 2):  # einsum: a threaded BLAS call is slower at this size
+                    np.einsum("...n,nk->...k", value, DT[order - 1], out=out[3 * j + order])
             return out
 
         return cls(lo, hi, stack(shared), stack(own), c)
@@ -491,7 +491,7 @@ class _Smooth:
         and :math:`\ell''` by differentiating once more (d the degrees of freedom).
         """
         (w,) = _weights(t, self.lo, self.hi, 0)
-        R0, LV, LA = np.array([w.dot(row) for row in self.shared]).reshape(3, 3, -1)
+        R0, LV, LA = np.einsum("mn,fn->fm", w, self.shared).reshape(3, 3, -1)
         S, u = np.einsum("mn,fmn->fm", w, self.own).reshape(2, 3, -1)
         dof = n - self.c - 1 if restricted else n
         with np.errstate(invalid="ignore", divide="ignore"):
