@@ -40,13 +40,24 @@ The search over :math:`t` runs for all variants of a block together:
    :math:`\rho^{-N}`, :math:`\rho = \pi/2 + \sqrt{\pi^2/4 + 1} \approx 3.4`: about
    1e-13 relative at N = 24. Their derivatives (the Chebyshev differentiation matrix,
    no further GEMM) lose a factor of order :math:`N^2`;
-3. the derivative :math:`\ell'(t)` (from the interpolated :math:`\Gamma` and
-   :math:`\Gamma'`) is driven to zero by a bracketed Illinois (regula falsi) iteration on
-   the half of the bracket where it changes sign, vectorised over the variants, each
-   with its own convergence flag.
+3. at the same points the pivots of :math:`\Gamma` — the Schur complement :math:`S` of g,
+   its projected effect :math:`u`, the null residual :math:`R_0` and :math:`\log|A_0|` —
+   give ℓ as a scalar function of five interpolated quantities, with ℓ′ and ℓ″ from
+   their interpolants' derivatives (an :math:`O(mN)` evaluation). Safeguarded Newton
+   iterations on this *smooth model* (bisection whenever a step leaves the shrinking
+   half-bracket where ℓ′ changes sign) find its root in a few steps. These quantities
+   are analytic only where :math:`\langle X, X\rangle` stays regular, which is
+   guaranteed on the narrower strip :math:`|\operatorname{Im} t| < \pi/2` (there every
+   :math:`u_i` has a positive real part), so the model alone is not trusted to 1e-13;
+4. the exact slope — ℓ′ from the interpolated :math:`\Gamma` and :math:`\Gamma'`, as
+   accurate as step 2 — then polishes the root by Newton steps with the model's
+   curvature; a variant is done when such a step moves t by less than 1e-9 (the error
+   left is that step times the relative error of the curvature). A variant whose
+   polish does not settle falls back to a bracketed Illinois (regula falsi) iteration
+   on the exact slope. Each variant has its own convergence flag.
 
-Nothing is rotated again: the refinement costs :math:`O(m\,N(c+2)^2)` per iteration, not
-:math:`O(mk)`.
+Nothing is rotated again: the refinement costs :math:`O(mN)` per model step and
+:math:`O(m\,N(c+2)^2)` per exact step, not :math:`O(mk)`.
 """
 
 from __future__ import annotations
