@@ -439,7 +439,9 @@ class _Bracket:
     own: np.ndarray
 
     def take(self, idx: np.ndarray) -> _Bracket:
-        """The same bracket for the variants ``idx`` only."""
+        """The same bracket for the variants ``idx`` (ascending) only."""
+        if idx.size == self.own.shape[0]:  # all of them: no copy
+            return self
         return _Bracket(self.lo, self.hi, self.shared, self.own[idx])
 
     def at(self, t: np.ndarray, derivative: bool = True) -> tuple[_Parts, _Parts | None]:
@@ -488,7 +490,9 @@ class _Smooth:
         return cls(lo, hi, stack(shared), stack(own), c)
 
     def take(self, idx: np.ndarray) -> _Smooth:
-        """The same model for the variants ``idx`` only."""
+        """The same model for the variants ``idx`` (ascending) only."""
+        if idx.size == self.own.shape[1]:  # all of them: no copy
+            return self
         return _Smooth(self.lo, self.hi, self.shared, self.own[:, idx], self.c)
 
     def newton(self, t: np.ndarray, n: int, restricted: bool) -> tuple[np.ndarray, np.ndarray]:
