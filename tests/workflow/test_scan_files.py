@@ -11,6 +11,7 @@ import kinmix
 from kinmix import InputError
 from kinmix.grm import grm
 from kinmix.io import open_genotypes
+from kinmix.kernel.null_fit import NullFit
 from kinmix.lmm import LMM
 from kinmix.workflow import ScanOptions, scan_files
 from kinmix.workflow.blocks import glmm_statistics
@@ -95,21 +96,21 @@ def test_exact_tests_fit_the_ml_null_once_not_per_block(larger_cohort, monkeypat
     expected = scan_files(
         open_genotypes(bfile=cohort.prefix), pheno, cohort.covariates, options=whole
     )
-    restricted = []
-    real_fit = LMM.fit
+    searches = []
+    real_search = NullFit.search_delta
 
     def spy(self, *args, **kwargs):
-        restricted.append(self._restricted)
-        return real_fit(self, *args, **kwargs)
+        searches.append(self.restricted)
+        return real_search(self, *args, **kwargs)
 
-    monkeypatch.setattr(LMM, "fit", spy)
+    monkeypatch.setattr(NullFit, "search_delta", spy)
     chunked = ScanOptions(loco=False, test="wald", refit_delta=True, chunk_size=16)
     got = scan_files(
         open_genotypes(bfile=cohort.prefix), pheno, cohort.covariates, options=chunked
     )
     nvariants = got.table.shape[0]
     assert nvariants > 3 * 16  # several blocks
-    assert restricted == [False]  # one ML null fit, in the null step
+    assert searches.count(False) == 1  # one ML null fit, in the null step, none per block
     null_delta = got.heritability["delta"].iloc[0]
     ml = LMM(
         pheno["a"].to_numpy(), _design(cohort.covariates), kinmix.economic_qs(grm(cohort.dosages))
