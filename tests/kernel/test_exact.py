@@ -154,3 +154,44 @@ def test_fixed_delta_statistics__equal_direct_gls():
         assert p == pytest.approx(stats.f.sf(f, 1, n - c - 1), rel=1e-9)
         p = _exact.pvalues(got["wald"], "wald", n, c)[0]
         assert p == pytest.approx(stats.chi2.sf(wald, 1), rel=1e-9)
+
+
+@pytest.mark.parametrize("restricted", [True, False])
+def test_smooth_model__slope_and_curvature_match_the_exact_profile(restricted):
+    """The Newton model's ℓ' is the exact slope; its ℓ'' the exact slope's derivative."""
+    K, S, Q, X, G, y = _cohort(11, m=8)
+    null, cand = _setup(K, S, Q, X, G, y)
+    exact, smooth = _exact._bracket(null, cand, np.square(cand.QG), -1.5, 2.5)
+    t = np.linspace(-1.2, 2.2, G.shape[1])
+
+    def slope(at):
+        values, slopes = exact.at(at)
+        return _exact._profile(values, y.shape[0], restricted, slopes).slope
+
+    got_slope, got_curvature = smooth.newton(t, y.shape[0], restricted)
+    np.testing.assert_allclose(got_slope, slope(t), rtol=1e-9, atol=1e-9)
+    step = 1e-5
+    curvature = (slope(t + step) - slope(t - step)) / (2 * step)
+    np.testing.assert_allclose(got_curvature, curvature, rtol=1e-6)
+    # ... and the exact slope is the derivative of the exact profile.
+    values = [
+        _exact._profile(exact.at(t + d, False)[0], y.shape[0], restricted).value
+        for d in (step, -step)
+    ]
+    np.testing.assert_allclose(
+        slope(t), (values[0] - values[1]) / (2 * step), rtol=1e-6, atol=1e-7
+    )
+
+
+def test_fit_delta__regula_falsi_fallback_finds_the_same_optimum(monkeypatch):
+    """With no exact Newton step allowed, every variant takes the fallback, to the same δ."""
+    K, S, Q, X, G, y = _cohort(3, rank=25)
+    null, cand = _setup(K, S, Q, X, G, y)
+    expected = _exact.fit_delta(null, cand)
+    monkeypatch.setattr(_exact, "POLISH_STEPS", 0)
+    fallback = _exact.fit_delta(null, cand)
+    for ours, theirs in zip(fallback, expected, strict=True):
+        assert ours.converged.all()
+        np.testing.assert_allclose(ours.delta, theirs.delta, rtol=1e-9)
+        np.testing.assert_allclose(ours.lml, theirs.lml, rtol=1e-12)
+        np.testing.assert_allclose(ours.beta, theirs.beta, rtol=1e-8)

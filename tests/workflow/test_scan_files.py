@@ -11,6 +11,7 @@ import kinmix
 from kinmix import InputError
 from kinmix.grm import grm
 from kinmix.io import open_genotypes
+from kinmix.kernel.null_fit import NullFit
 from kinmix.lmm import LMM
 from kinmix.workflow import ScanOptions, scan_files
 from kinmix.workflow.blocks import glmm_statistics
@@ -64,9 +65,7 @@ def larger_cohort(tmp_path_factory):
     return write_small_cohort(tmp_path_factory.mktemp("larger"), n=300)
 
 
-@pytest.mark.parametrize(
-    ("test", "refit_delta"), [("score", False), ("f", True), ("wald", True)]
-)
+@pytest.mark.parametrize(("test", "refit_delta"), [("score", False), ("f", True), ("wald", True)])
 def test_score_and_exact_tests_are_kinmix_scan_s(larger_cohort, test, refit_delta):
     cohort = larger_cohort
     pheno = cohort.phenotypes[["a"]]
@@ -87,6 +86,39 @@ def test_score_and_exact_tests_are_kinmix_scan_s(larger_cohort, test, refit_delt
     columns = ["beta", "se", "chi2", "pvalue"] + (["delta", "h2"] if refit_delta else [])
     for column in columns:
         np.testing.assert_allclose(table[column], by_hand[column], rtol=1e-7, atol=1e-12)
+
+
+def test_exact_tests_fit_the_ml_null_once_not_per_block(larger_cohort, monkeypatch):
+    """--refit-delta: the ML null δ comes from the null step; the blocks reuse it."""
+    cohort = larger_cohort
+    pheno = cohort.phenotypes[["a"]]
+    whole = ScanOptions(loco=False, test="wald", refit_delta=True)
+    expected = scan_files(
+        open_genotypes(bfile=cohort.prefix), pheno, cohort.covariates, options=whole
+    )
+    searches = []
+    real_search = NullFit.search_delta
+
+    def spy(self, *args, **kwargs):
+        searches.append(self.restricted)
+        return real_search(self, *args, **kwargs)
+
+    monkeypatch.setattr(NullFit, "search_delta", spy)
+    chunked = ScanOptions(loco=False, test="wald", refit_delta=True, chunk_size=16)
+    got = scan_files(
+        open_genotypes(bfile=cohort.prefix), pheno, cohort.covariates, options=chunked
+    )
+    nvariants = got.table.shape[0]
+    assert nvariants > 3 * 16  # several blocks
+    assert searches.count(False) == 1  # one ML null fit, in the null step, none per block
+    null_delta = got.heritability["delta"].iloc[0]
+    ml = LMM(
+        pheno["a"].to_numpy(), _design(cohort.covariates), kinmix.economic_qs(grm(cohort.dosages))
+    )
+    ml.fit(verbose=False)
+    assert null_delta == pytest.approx(ml.delta, rel=1e-6)
+    for column in ("beta", "se", "pvalue", "delta"):
+        np.testing.assert_allclose(got.table[column], expected.table[column], rtol=1e-9)
 
 
 @pytest.mark.parametrize("test", ["wald", "f"])

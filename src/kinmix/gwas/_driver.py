@@ -169,8 +169,8 @@ def scan(
     the REML likelihood of :math:`[X, g]` (Wald/F: GEMMA's ``p_wald`` is ``"f"``) or the ML
     likelihood (LRT: :math:`2(\ell_1 - \ell_0)` against the ML null, χ²₁). The search
     reuses the block's rotation — a grid plus a Chebyshev bracket evaluated by GEMMs of
-    :math:`O(c)` rows, then a vectorised root search on the derivative
-    (:mod:`kinmix.lmm._exact`) — and costs a small multiple of the fixed-δ scan.
+    :math:`O(c)` rows, then a vectorised Newton search on the derivative
+    (:mod:`kinmix.kernel.exact`) — and costs a small multiple of the fixed-δ scan.
 
     *Interaction scans* rotate :math:`[g, g\odot E]` together (one GEMM of
     :math:`2nk(q+1)m` flops) and fit two models per variant: :math:`[X, g]` and

@@ -40,13 +40,24 @@ The search over :math:`t` runs for all variants of a block together:
    :math:`\rho^{-N}`, :math:`\rho = \pi/2 + \sqrt{\pi^2/4 + 1} \approx 3.4`: about
    1e-13 relative at N = 24. Their derivatives (the Chebyshev differentiation matrix,
    no further GEMM) lose a factor of order :math:`N^2`;
-3. the derivative :math:`\ell'(t)` (from the interpolated :math:`\Gamma` and
-   :math:`\Gamma'`) is driven to zero by a bracketed Illinois (regula falsi) iteration on
-   the half of the bracket where it changes sign, vectorised over the variants, each
-   with its own convergence flag.
+3. at the same points the pivots of :math:`\Gamma` — the Schur complement :math:`S` of g,
+   its projected effect :math:`u`, the null residual :math:`R_0` and :math:`\log|A_0|` —
+   give ℓ as a scalar function of five interpolated quantities, with ℓ′ and ℓ″ from
+   their interpolants' derivatives (an :math:`O(mN)` evaluation). Safeguarded Newton
+   iterations on this *smooth model* (bisection whenever a step leaves the shrinking
+   half-bracket where ℓ′ changes sign) find its root in a few steps. These quantities
+   are analytic only where :math:`\langle X, X\rangle` stays regular, which is
+   guaranteed on the narrower strip :math:`|\operatorname{Im} t| < \pi/2` (there every
+   :math:`u_i` has a positive real part), so the model alone is not trusted to 1e-13;
+4. the exact slope — ℓ′ from the interpolated :math:`\Gamma` and :math:`\Gamma'`, as
+   accurate as step 2 — then polishes the root by Newton steps with the model's
+   curvature; a variant is done when such a step moves t by less than 1e-9 (the error
+   left is that step times the relative error of the curvature). A variant whose
+   polish does not settle falls back to a bracketed Illinois (regula falsi) iteration
+   on the exact slope. Each variant has its own convergence flag.
 
-Nothing is rotated again: the refinement costs :math:`O(m\,N(c+2)^2)` per iteration, not
-:math:`O(mk)`.
+Nothing is rotated again: the refinement costs :math:`O(mN)` per model step and
+:math:`O(m\,N(c+2)^2)` per exact step, not :math:`O(mk)`.
 """
 
 from __future__ import annotations
@@ -65,9 +76,15 @@ from .null_model import LOG_GAMMA_LIMIT
 GRID_STEP = 2.0
 #: Chebyshev points per bracket [t_{b-1}, t_{b+1}] (interpolation error ≈ 3.4^-N).
 NODES = 24
-#: Absolute tolerance on t = log γ of the root of ℓ'(t).
+#: Newton on the smooth model stops when a step moves t = log γ by less than this.
+MODEL_TOL = 1e-12
+#: An exact Newton step this small (in t) ends a variant's search.
+POLISH_TOL = 1e-9
+#: Exact Newton steps before falling back to regula falsi on the exact slope.
+POLISH_STEPS = 3
+#: Absolute tolerance on t of the fallback's root of ℓ'(t).
 T_TOL = 1e-11
-#: Iteration cap of the root search.
+#: Iteration cap of each root search.
 MAX_ITER = 100
 
 
@@ -209,15 +226,23 @@ def _parts(null: ExactNull, cand: Candidates, QG2: np.ndarray, t: np.ndarray) ->
     logdet = np.log1p(np.exp(t)[:, None] * null.S[None, :]).sum(axis=1)
     T, k = u.shape
     c, m, QB = null.c, cand.QG.shape[1], null.QB
-    shared = np.einsum("tk,ka,kb->tab", u, QB, QB)
-    weighted = (u[:, :, None] * QB[None]).transpose(0, 2, 1).reshape(T * (c + 1), k)
-    # Variant-major products (m × k @ k × T(c+1)): faster than the thin T(c+1)-row GEMM.
-    cross = (cand.QG.T @ weighted.T).reshape(m, T, c + 1)
-    gg = QG2.T @ u.T
+    weighted = u[:, None, :] * QB.T[None]  # (T, c+1, k)
+    shared = np.matmul(weighted, QB)
+    # Variant-major products (m × k @ k × T(c+1)), written field-major per variant so that
+    # each field's T values are contiguous for the interpolation.
+    own = np.empty((m, c + 2, T))
+    cross = own[:, : c + 1, :]
+    np.matmul(
+        cand.QG.T,
+        weighted.transpose(1, 0, 2).reshape((c + 1) * T, k).T,
+        out=cross.reshape(m, (c + 1) * T),
+    )
+    gg = own[:, c + 1, :]
+    np.matmul(QG2.T, u.T, out=gg)
     if raw:
-        shared = shared + null.BB[None]
-        cross = cross + cand.BG.T[:, None, :]
-        gg = gg + cand.GG[:, None]
+        shared += null.BB[None]
+        cross += cand.BG.T[:, :, None]
+        gg += cand.GG[:, None]
     bad = ~cand.usable
     if bad.any():  # untestable variants: an orthogonal unit column keeps every solve regular
         cross[bad] = 0.0
@@ -226,7 +251,7 @@ def _parts(null: ExactNull, cand: Candidates, QG2: np.ndarray, t: np.ndarray) ->
         [shared[:, :c, :c].reshape(T, c * c), shared[:, :c, c], shared[:, c, c:], logdet[:, None]],
         axis=1,
     )
-    return _Parts(packed[None], np.concatenate([cross, gg[:, :, None]], axis=2))
+    return _Parts(packed[None], own.transpose(0, 2, 1))
 
 
 # -- profile likelihoods ---------------------------------------------------------------------
@@ -267,43 +292,81 @@ def _lower_inverse(L: np.ndarray) -> np.ndarray:
     return inv
 
 
-def _profile(p: _Parts, n: int, restricted: bool, dp: _Parts | None = None) -> _Profile:
-    r"""ℓ(t) up to a constant (and ℓ'(t) when ``dp`` holds the derivatives), batched.
+@dataclass(frozen=True)
+class _Pivots:
+    r"""The pivots of the Cholesky factor of the Gram matrix of :math:`[X, g, y]`.
 
-    With :math:`L` the Cholesky factor of :math:`A_0 = \langle X, X\rangle`,
-    :math:`l_y = L^{-1}\langle X, y\rangle`, :math:`l_g = L^{-1}\langle X, g\rangle`: the
-    variant's Schur complement :math:`S = \langle g,g\rangle - \|l_g\|^2`, its projected
-    effect :math:`u = \langle g,y\rangle - l_g^\top l_y`, :math:`\hat\beta = u/S`,
-    :math:`R = \langle y,y\rangle - \|l_y\|^2 - u\hat\beta` and
-    :math:`\log|A| = \log|A_0| + \log S`. These are the pivots of the Cholesky factor of
-    the Gram matrix of :math:`[X, g, y]`, accurate even when :math:`A` is
-    ill-conditioned, as it is at large γ when a column of X lies in the kernel of K (the
-    intercept with a centred kinship). The derivative follows from the envelope theorem:
-    :math:`R' = r^\top (V^{-1})' r` with :math:`r = y - X\hat\beta_X - g\hat\beta` and
-    :math:`(\log|A|)' = \operatorname{tr}(A^{-1}A')` by the blocks of :math:`A^{-1}`.
+    ``L`` and ``L_inv`` the factor of :math:`A_0 = \langle X, X\rangle` and its inverse,
+    :math:`l_y = L^{-1}\langle X, y\rangle`, :math:`l_g = L^{-1}\langle X, g\rangle`, the
+    variant's Schur complement :math:`S = \langle g,g\rangle - \|l_g\|^2` (NaN where not
+    positive), its projected effect :math:`u = \langle g,y\rangle - l_g^\top l_y` and the
+    null residual :math:`R_0 = \langle y,y\rangle - \|l_y\|^2`.
     """
-    c = p.XX.shape[-1]
+
+    L: np.ndarray
+    L_inv: np.ndarray
+    l_y: np.ndarray
+    l_g: np.ndarray
+    schur: np.ndarray
+    u: np.ndarray
+    rss0: np.ndarray
+
+    @property
+    def logdet_A0(self) -> np.ndarray:
+        """:math:`\\log|A_0|`."""
+        return 2.0 * np.log(np.diagonal(self.L, axis1=-2, axis2=-1)).sum(-1)
+
+
+def _pivots(p: _Parts) -> _Pivots:
     L = _cholesky(p.XX)
     L_inv = _lower_inverse(L)
     l_y = np.einsum("...ab,...b->...a", L_inv, p.Xy)
-    l_g = np.einsum("...ab,...b->...a", L_inv, p.Xg)
+    if L_inv.shape[0] == 1 and p.Xg.ndim == 3:  # shared points: one small product per point
+        l_g = np.matmul(L_inv[0], p.Xg.transpose(1, 2, 0)).transpose(2, 0, 1)
+    else:
+        l_g = np.einsum("...ab,...b->...a", L_inv, p.Xg)
     schur = p.gg - np.einsum("...a,...a->...", l_g, l_g)
     u = p.gy - np.einsum("...a,...a->...", l_g, l_y)
     rss0 = p.yy - np.einsum("...a,...a->...", l_y, l_y)
+    with np.errstate(invalid="ignore"):
+        schur = np.where(schur > 0, schur, np.nan)
+    return _Pivots(L, L_inv, l_y, l_g, schur, u, rss0)
+
+
+def _profile(
+    p: _Parts,
+    n: int,
+    restricted: bool,
+    dp: _Parts | None = None,
+    piv: _Pivots | None = None,
+) -> _Profile:
+    r"""ℓ(t) up to a constant (and ℓ'(t) when ``dp`` holds the derivatives), batched.
+
+    From the pivots (:class:`_Pivots`): :math:`\hat\beta = u/S`,
+    :math:`R = R_0 - u\hat\beta` and :math:`\log|A| = \log|A_0| + \log S`, accurate even
+    when :math:`A` is ill-conditioned, as it is at large γ when a column of X lies in the
+    kernel of K (the intercept with a centred kinship). The derivative follows from the
+    envelope theorem: :math:`R' = r^\top (V^{-1})' r` with
+    :math:`r = y - X\hat\beta_X - g\hat\beta` and
+    :math:`(\log|A|)' = \operatorname{tr}(A^{-1}A')` by the blocks of :math:`A^{-1}`.
+    ``piv``: the pivots of ``p`` when already known.
+    """
+    c = p.XX.shape[-1]
+    piv = _pivots(p) if piv is None else piv
+    schur = piv.schur
     dof = n - c - 1 if restricted else n
     with np.errstate(invalid="ignore", divide="ignore"):
-        schur = np.where(schur > 0, schur, np.nan)
-        beta = u / schur
-        rss = rss0 - u * beta
+        beta = piv.u / schur
+        rss = piv.rss0 - piv.u * beta
         value = -0.5 * dof * np.log(rss) - 0.5 * p.logdet
         if restricted:
-            logdet_A = 2.0 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(-1) + np.log(schur)
-            value = value - 0.5 * logdet_A
+            value = value - 0.5 * (piv.logdet_A0 + np.log(schur))
     slope = None
     if dp is not None:
+        L_inv = piv.L_inv
         # A₀⁻¹⟨X, g⟩ and A₀⁻¹⟨X, y⟩; the residual's coefficients on X are -(β₀ - hβ̂).
-        h = np.einsum("...ba,...b->...a", L_inv, l_g)
-        beta0 = np.einsum("...ba,...b->...a", L_inv, l_y)
+        h = np.einsum("...ba,...b->...a", L_inv, piv.l_g)
+        beta0 = np.einsum("...ba,...b->...a", L_inv, piv.l_y)
         a = h * beta[..., None] - beta0
         drss = (
             np.einsum("...a,...ab,...b->...", a, dp.XX, a)
@@ -343,20 +406,31 @@ def _chebyshev(npoints: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _X, _W, _D = _chebyshev(NODES)
 
 
-def _barycentric(x: np.ndarray) -> np.ndarray:
-    """Interpolation weights (m, N) at the points x (m,) of [-1, 1]."""
+def _weights(t: np.ndarray, lo: float, hi: float, order: int) -> list[np.ndarray]:
+    r"""Rows (m, N) that evaluate an interpolant and its first ``order`` t-derivatives.
+
+    The barycentric weights :math:`b(x)` at :math:`x = 2(t - lo)/(hi - lo) - 1` give the
+    interpolant's value :math:`b^\top f`; :math:`(b^\top D)f` is its derivative, so each
+    derivative is one small product with the differentiation matrix, for every quantity
+    interpolated with the same weights.
+    """
+    x = np.clip(2.0 * (t - lo) / (hi - lo) - 1.0, -1.0, 1.0)
     diff = x[:, None] - _X[None, :]
     diff[diff == 0.0] = 1e-300  # a node itself: its weight dominates the sum
     ratio = _W[None, :] / diff
-    return ratio / ratio.sum(axis=1, keepdims=True)
+    rows = [ratio / ratio.sum(axis=1, keepdims=True)]
+    D = _D * (2.0 / (hi - lo))
+    for _ in range(order):  # einsum: a threaded BLAS call is slower at this size
+        rows.append(np.einsum("mn,nk->mk", rows[-1], D))
+    return rows
 
 
 @dataclass(frozen=True)
 class _Bracket:
-    r"""Inner products and their t-derivatives at the Chebyshev points of [lo, hi].
+    r"""The inner products at the Chebyshev points of [lo, hi].
 
-    ``shared`` (N, 2F) packs the shared values and their derivatives; ``own`` (m, N, 2f)
-    the variants' (variant-major, so that one interpolation is one product per variant).
+    ``shared`` (N, F) the shared values; ``own`` (m, f, N) the variants' (variant- and
+    field-major, so that one interpolation is one contiguous product per variant).
     """
 
     lo: float
@@ -365,33 +439,105 @@ class _Bracket:
     own: np.ndarray
 
     def take(self, idx: np.ndarray) -> _Bracket:
-        """The same bracket for the variants ``idx`` only."""
+        """The same bracket for the variants ``idx`` (ascending) only."""
+        if idx.size == self.own.shape[0]:  # all of them: no copy
+            return self
         return _Bracket(self.lo, self.hi, self.shared, self.own[idx])
 
-    def at(self, t: np.ndarray) -> tuple[_Parts, _Parts]:
-        """Interpolated inner products and derivatives at one t per variant."""
-        half = 0.5 * (self.hi - self.lo)
-        weights = _barycentric(np.clip((t - self.lo) / half - 1.0, -1.0, 1.0))
-        shared = weights @ self.shared
-        own = np.einsum("mn,mnf->mf", weights, self.own)
-        F, f = shared.shape[1] // 2, own.shape[1] // 2
-        return _Parts(shared[:, :F], own[:, :f]), _Parts(shared[:, F:], own[:, f:])
+    def at(self, t: np.ndarray, derivative: bool = True) -> tuple[_Parts, _Parts | None]:
+        """Interpolated inner products (and their t-derivatives) at one t per variant."""
+        rows = _weights(t, self.lo, self.hi, int(derivative))
+        parts = [
+            _Parts(np.einsum("mn,nf->mf", w, self.shared), np.einsum("mn,mfn->mf", w, self.own))
+            for w in rows
+        ]
+        return parts[0], (parts[1] if derivative else None)
 
 
-def _bracket(null: ExactNull, cand: Candidates, QG2: np.ndarray, lo: float, hi: float) -> _Bracket:
-    t = lo + 0.5 * (hi - lo) * (_X + 1.0)
-    values = _parts(null, cand, QG2, t)
-    # Derivatives of the interpolants: the Chebyshev differentiation matrix, no new GEMM.
-    D = _D * (2.0 / (hi - lo))
-    shared, own = values.shared[0], values.own
-    d_own = np.matmul(D, own)
-    d_own[~cand.usable] = 0.0
-    return _Bracket(
-        lo,
-        hi,
-        np.concatenate([shared, D @ shared], axis=1),
-        np.concatenate([own, d_own], axis=2),
-    )
+@dataclass(frozen=True)
+class _Smooth:
+    r"""The profile likelihood's ingredients at the Chebyshev points of [lo, hi].
+
+    ``shared`` (9, N): :math:`R_0`, :math:`\log|V_\gamma|`, :math:`\log|A_0|`, each
+    followed by its first two t-derivatives; ``own`` (6, m, N): each variant's :math:`S`
+    and :math:`u` (:class:`_Pivots`), likewise; ``c`` the number of covariates. The
+    derivatives at the points are those of the interpolants (the differentiation
+    matrix), so one set of barycentric weights interpolates all fifteen. ℓ is a scalar
+    function of the five, so its first two derivatives are cheap: the Newton search runs
+    on this model and the exact inner products only polish its root.
+    """
+
+    lo: float
+    hi: float
+    shared: np.ndarray
+    own: np.ndarray
+    c: int
+
+    @classmethod
+    def build(cls, lo: float, hi: float, shared: np.ndarray, own: np.ndarray, c: int) -> _Smooth:
+        """The model from values at the points: ``shared`` (3, N), ``own`` (2, m, N)."""
+        D = _D * (2.0 / (hi - lo))
+        DT = [D.T, (D @ D).T]
+
+        def stack(values: np.ndarray) -> np.ndarray:  # (q, ..., N) -> (3q, ..., N)
+            out = np.empty((3 * values.shape[0], *values.shape[1:]))
+            for j, value in enumerate(values):
+                out[3 * j] = value
+                for order in (1, 2):  # einsum: a threaded BLAS call is slower at this size
+                    np.einsum("...n,nk->...k", value, DT[order - 1], out=out[3 * j + order])
+            return out
+
+        return cls(lo, hi, stack(shared), stack(own), c)
+
+    def take(self, idx: np.ndarray) -> _Smooth:
+        """The same model for the variants ``idx`` (ascending) only."""
+        if idx.size == self.own.shape[1]:  # all of them: no copy
+            return self
+        return _Smooth(self.lo, self.hi, self.shared, self.own[:, idx], self.c)
+
+    def newton(self, t: np.ndarray, n: int, restricted: bool) -> tuple[np.ndarray, np.ndarray]:
+        r"""ℓ'(t) and ℓ''(t) of the model, with :math:`R = R_0 - u^2/S`.
+
+        .. math::
+
+            \ell' = -\tfrac d2\,\frac{R'}{R} - \tfrac12(\log|V|)'
+                - [\text{REML}]\,\tfrac12\Bigl((\log|A_0|)' + \frac{S'}{S}\Bigr),
+
+        and :math:`\ell''` by differentiating once more (d the degrees of freedom).
+        """
+        (w,) = _weights(t, self.lo, self.hi, 0)
+        R0, LV, LA = np.einsum("mn,fn->fm", w, self.shared).reshape(3, 3, -1)
+        S, u = np.einsum("mn,fmn->fm", w, self.own).reshape(2, 3, -1)
+        dof = n - self.c - 1 if restricted else n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g1, g2 = S[1] / S[0], S[2] / S[0]
+            b = u[0] / S[0]
+            R = R0[0] - u[0] * b
+            R1 = R0[1] - 2.0 * b * u[1] + b * b * S[1]
+            R2 = (
+                R0[2]
+                - 2.0 * (u[1] ** 2 + u[0] * u[2]) / S[0]
+                + 4.0 * b * u[1] * g1
+                + b * b * (S[2] - 2.0 * S[1] * g1)
+            )
+            q = R1 / R
+            slope = -0.5 * dof * q - 0.5 * LV[1]
+            curvature = -0.5 * dof * (R2 / R - q * q) - 0.5 * LV[2]
+            if restricted:
+                slope = slope - 0.5 * (LA[1] + g1)
+                curvature = curvature - 0.5 * (LA[2] + g2 - g1 * g1)
+        return slope, curvature
+
+
+def _bracket(
+    null: ExactNull, cand: Candidates, QG2: np.ndarray, lo: float, hi: float
+) -> tuple[_Bracket, _Smooth]:
+    """The exact inner products at the Chebyshev points of [lo, hi], and the smooth model."""
+    values = _parts(null, cand, QG2, lo + 0.5 * (hi - lo) * (_X + 1.0))
+    piv = _pivots(values)
+    shared = np.stack([piv.rss0[0], values.logdet[0], piv.logdet_A0[0]])
+    smooth = _Smooth.build(lo, hi, shared, np.stack([piv.schur, piv.u]), null.c)
+    return _Bracket(lo, hi, values.shared[0], values.own.transpose(0, 2, 1)), smooth
 
 
 def _subset(cand: Candidates, QG2: np.ndarray, idx: np.ndarray) -> tuple[Candidates, np.ndarray]:
@@ -401,7 +547,12 @@ def _subset(cand: Candidates, QG2: np.ndarray, idx: np.ndarray) -> tuple[Candida
 
 # -- the search ------------------------------------------------------------------------------
 def _root(
-    bracket: _Bracket, n: int, restricted: bool, t_best: np.ndarray, bounds: tuple[float, float]
+    bracket: _Bracket,
+    smooth: _Smooth,
+    n: int,
+    restricted: bool,
+    t_best: np.ndarray,
+    bounds: tuple[float, float],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Maximiser of ℓ on the bracket for each variant and whether it converged."""
 
@@ -409,11 +560,13 @@ def _root(
         values, slopes = b.at(t)
         return _profile(values, n, restricted, slopes).slope
 
-    s_mid = slope(bracket, t_best)
+    # The model's slopes (exact at these points up to the interpolants' derivatives) only
+    # choose the half-bracket: an optimum near t_best is found on either side.
+    s_mid = smooth.newton(t_best, n, restricted)[0]
     up = s_mid > 0  # ℓ still rising at the best grid point: the optimum lies above it
     a = t_best.copy()
     b = np.where(up, bracket.hi, bracket.lo)
-    fa, fb = s_mid, slope(bracket, b)
+    fa, fb = s_mid, smooth.newton(b, n, restricted)[0]
     on_bound = ((t_best <= bounds[0]) & ~up) | ((t_best >= bounds[1]) & up) | (s_mid == 0)
     signed = (fa * fb < 0) & ~on_bound
     converged = on_bound.copy()
@@ -423,12 +576,72 @@ def _root(
     idx = np.flatnonzero(signed)
     a, b, fa, fb = a[idx], b[idx], fa[idx], fb[idx]
     sub = bracket.take(idx)
-    done = np.zeros(idx.size, dtype=bool)
+    x, done = _polish(sub, smooth.take(idx), n, restricted, a, b, slope)
+    if not done.all():  # the model misled the polish: regula falsi on the exact slope
+        rest = np.flatnonzero(~done)
+        x[rest], done[rest] = _illinois(
+            sub.take(rest), a[rest], b[rest], fa[rest], fb[rest], slope
+        )
+    t[idx] = x
+    converged[idx] = done
+    return t, converged
+
+
+def _polish(
+    bracket: _Bracket,
+    smooth: _Smooth,
+    n: int,
+    restricted: bool,
+    a: np.ndarray,
+    b: np.ndarray,
+    slope,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Newton on the smooth model, then Newton steps on the exact slope.
+
+    ℓ' changes sign on [a, b]. Safeguarded Newton iterations (bisection whenever a step
+    leaves the shrinking bracket or ℓ'' ≥ 0) find the model's root; then each exact step
+    :math:`t \leftarrow t - \ell'(t)/\ell''_{\text{model}}(t)` uses the exact slope of the
+    interpolated inner products. A variant is done when an exact step moves t by less
+    than ``POLISH_TOL``: with the model's curvature accurate to a relative η, the error
+    left is below η times that step.
+    """
+    lo, hi = np.minimum(a, b), np.maximum(a, b)  # ℓ' > 0 at lo and < 0 at hi
+    x = a.copy()
+    done = np.zeros(x.size, dtype=bool)
+    curvature = np.full(x.size, np.nan)
+    for _ in range(MAX_ITER):
+        s, h = smooth.newton(x, n, restricted)
+        lo = np.where(done | (s < 0), lo, x)
+        hi = np.where(done | (s > 0), hi, x)
+        step = -s / h
+        inside = (h < 0) & (x + step >= lo) & (x + step <= hi)
+        x_new = np.where(inside, x + step, 0.5 * (lo + hi))
+        curvature = np.where(done, curvature, h)
+        stop = (np.abs(x_new - x) < MODEL_TOL) | (s == 0) | (hi - lo < MODEL_TOL)
+        x = np.where(done, x, x_new)
+        done |= stop
+        if done.all():
+            break
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    done = np.zeros(x.size, dtype=bool)
+    usable = curvature < 0
+    for _ in range(POLISH_STEPS):
+        todo = np.flatnonzero(~done & usable)
+        if not todo.size:
+            break
+        step = -slope(bracket.take(todo), x[todo]) / curvature[todo]
+        x[todo] = np.clip(x[todo] + step, lo[todo], hi[todo])
+        done[todo] = np.abs(step) < POLISH_TOL
+    return x, done
+
+
+def _illinois(bracket: _Bracket, a, b, fa, fb, slope) -> tuple[np.ndarray, np.ndarray]:
+    """Regula falsi with the retained end's slope halved when it stays (Illinois)."""
+    done = np.zeros(a.size, dtype=bool)
     x = a.copy()
     for _ in range(MAX_ITER):
-        # Illinois step: regula falsi with the retained end's slope halved when it stays.
         x_new = np.where(done, x, b - fb * (b - a) / (fb - fa))
-        fx = slope(sub, x_new)
+        fx = slope(bracket, x_new)
         same = fx * fb > 0
         a_new = np.where(same, a, b)
         fa_new = np.where(same, 0.5 * fa, fb)
@@ -440,9 +653,7 @@ def _root(
         x = x_new
         if done.all():
             break
-    t[idx] = x
-    converged[idx] = done
-    return t, converged
+    return x, done
 
 
 def fit_delta(
@@ -463,11 +674,12 @@ def fit_delta(
     npoints = max(3, int(np.ceil((bounds[1] - bounds[0]) / GRID_STEP)) + 1)
     t_grid = np.linspace(bounds[0], bounds[1], npoints)
     grid = _parts(null, cand, QG2, t_grid)
+    piv = _pivots(grid)
     best = []
     for reml in restricted:
-        values = _profile(grid, n, reml).value
+        values = _profile(grid, n, reml, piv=piv).value
         best.append(np.argmax(np.where(np.isfinite(values), values, -np.inf), axis=1))
-    del grid
+    del grid, piv
     k = len(restricted)
     t = np.empty((k, m))
     converged = np.zeros((k, m), dtype=bool)
@@ -477,18 +689,21 @@ def fit_delta(
         union = np.flatnonzero(np.any([choice == b for choice in best], axis=0))
         lo, hi = t_grid[max(b - 1, 0)], t_grid[min(b + 1, last)]
         if 2 * union.size >= m:  # cheaper to evaluate all than to copy the rotated columns
-            bracket = _bracket(null, cand, QG2, lo, hi).take(union)
+            bracket, smooth = _bracket(null, cand, QG2, lo, hi)
+            bracket, smooth = bracket.take(union), smooth.take(union)
         else:
-            bracket = _bracket(null, *_subset(cand, QG2, union), lo, hi)
+            bracket, smooth = _bracket(null, *_subset(cand, QG2, union), lo, hi)
         for j, reml in enumerate(restricted):
             mine = np.flatnonzero(best[j][union] == b)
             if mine.size:
                 idx = union[mine]
                 part = bracket.take(mine)
-                t_b, ok = _root(part, n, reml, np.full(mine.size, t_grid[b]), bounds)
+                t_b, ok = _root(
+                    part, smooth.take(mine), n, reml, np.full(mine.size, t_grid[b]), bounds
+                )
                 t[j, idx], converged[j, idx] = t_b, ok
                 # The statistics at the optimum, from the interpolants (exact to ~1e-13).
-                final = _profile(part.at(t_b)[0], n, reml)
+                final = _profile(part.at(t_b, derivative=False)[0], n, reml)
                 for name in prof:
                     prof[name][j, idx] = getattr(final, name)
     return [

@@ -48,8 +48,8 @@ def scan_block(
     deltas: list | None = None,
 ) -> pd.DataFrame:
     """Statistics of one block of variants for the traits of one group (variant-major);
-    ``deltas``: the null δ of the group's traits, already fitted (ignored with
-    ``refit_delta``, whose ML null differs from the heritability step's)."""
+    ``deltas``: the null δ of the group's traits, already fitted (by ML with
+    ``refit_delta``: :func:`~kinmix.workflow.tasks.null_heritability`)."""
     from ..gwas import scan
 
     G = block[group.rows]
@@ -65,7 +65,7 @@ def scan_block(
         interaction=None if E is None else E.iloc[group.rows].reset_index(drop=True),
         # GEMMA's exact tests compare with the ML null whatever --null says.
         restricted=options.null == "reml" and not options.refit_delta,
-        deltas=None if options.refit_delta else deltas,
+        deltas=deltas,
         test=options.test,
         refit_delta=options.refit_delta,
     )

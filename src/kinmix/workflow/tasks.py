@@ -203,14 +203,16 @@ def _source_blocks(
 def null_heritability(
     Y: np.ndarray, X: np.ndarray, group: TraitGroup, QS: Any, chrom: str | None, opts: ScanOptions
 ) -> list[dict]:
-    """REML h² (and SE) of each continuous trait of ``group`` with this kinship."""
+    """REML h² (and SE) of each continuous trait of ``group`` with this kinship, and the
+    null δ of its scan (by ``--null``; by ML with ``--refit-delta``, GEMMA's null)."""
     if opts.trait_type != "continuous":
         return []
     out = []
     Xg = X[group.rows]
     for trait, j in zip(group.traits, group.columns, strict=True):
         y = Y[group.rows, j]
-        null = LMM(y, Xg, QS, restricted=opts.null == "reml")
+        # Fitted once per chromosome here, so that no block refits it.
+        null = LMM(y, Xg, QS, restricted=opts.null == "reml" and not opts.refit_delta)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", BoundaryWarning)
             null.fit(verbose=False)
