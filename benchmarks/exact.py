@@ -3,7 +3,7 @@
 Command::
 
     .venv/bin/python benchmarks/exact.py [--large] [--samples N --variants M]
-        [--chromosomes C] [--no-peers] [--no-loco] [--seed 0]
+        [--chromosomes C] [--no-peers] [--no-gemma] [--no-loco] [--seed 0]
 
 Simulates a related cohort (sibships of 4 from two populations; 1,000 samples × 10,000
 variants, or 3,000 × 30,000 with ``--large``; 10 chromosomes), writes it as PLINK files,
@@ -106,6 +106,9 @@ def main() -> int:
     parser.add_argument("--chromosomes", type=int, default=10, help="chromosomes (default 10)")
     parser.add_argument("--no-peers", action="store_true", help="skip GEMMA and JAMMA")
     parser.add_argument("--no-loco", action="store_true", help="skip the LOCO comparison")
+    parser.add_argument(
+        "--no-gemma", action="store_true", help="skip GEMMA's -lmm 4 (its kinship is still built)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     from bed_reader import open_bed, to_bed
@@ -163,7 +166,7 @@ def main() -> int:
     timed("kinmix from files (read+eigh+exact)", rows, from_files)
     peers: dict[str, pd.DataFrame] = {}
     jamma = str(JAMMA) if JAMMA.exists() and not args.no_peers else None
-    if gemma and not args.no_peers:
+    if gemma and not (args.no_peers or args.no_gemma):
         cmd = gemma_command(gemma, "gemma", "-k", "out/kin.cXX.txt", "-lmm", "4")
         timed("GEMMA -lmm 4", rows, lambda: run(cmd, work))
         peers["GEMMA"] = pd.read_csv(work / "out" / "gemma.assoc.txt", sep="\t")
