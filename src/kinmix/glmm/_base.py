@@ -22,14 +22,15 @@ from typing import Any
 import numpy as np
 
 from .._validate import as_matrix, as_scalar, as_vector, check_full_column_rank, check_samples
-from ..constants import DELTA_BOUNDS
+from ..constants import SQRT_EPS
 from ..ep import LowRankPrior, SiteAlgebra
 from ..kernel.null_model import LOG_GAMMA_LIMIT
 from ..linalg import unpack_qs
 from ..params import IDENTITY, LOG, LOGIT, DeltaScaleVariances, Parameter, parameter_key
 
-#: δ is kept within [ε, 1 − ε] (ε = √machine epsilon) so that logit δ is finite.
-DELTA_EPSILON = DELTA_BOUNDS[0]
+#: δ is kept within [ε, 1 − ε] (ε = √machine epsilon, glimix-core's) so that logit δ is
+#: finite; the LMM's δ search range (``kinmix.constants.DELTA_BOUNDS``) is GEMMA's instead.
+DELTA_EPSILON = SQRT_EPS
 SCALE_BOUNDS = (float(np.log(1e-3)), float(np.log(400.0)))
 #: Bounds of logit δ: those of log γ = −logit δ in the LMM kernel.
 LOGITDELTA_BOUNDS = (-LOG_GAMMA_LIMIT, LOG_GAMMA_LIMIT)
