@@ -151,7 +151,7 @@ def test_io_table_damage_is_refused_naming_the_file(tmp_path, content, match):
 
 
 def test_io_table_directory_is_refused(tmp_path):
-    with pytest.raises(InputError, match="does not exist"):
+    with pytest.raises(InputError, match="is a folder, not a file"):
         read_sample_table(tmp_path, kind="phenotype")
 
 
