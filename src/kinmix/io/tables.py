@@ -423,6 +423,7 @@ def align_samples(
     inputs: Mapping[str, pd.DataFrame | pd.Index],
     *,
     complete: Sequence[str] = (),
+    genotype_source: str = "the genotype file",
 ) -> SampleAlignment:
     """Keep the samples present in the genotypes and every input, in genotype order.
 
@@ -430,6 +431,8 @@ def align_samples(
     ----------
     genotype_ids : sequence of str
         Sample IDs of the genotype file, in file order.
+    genotype_source : str
+        How error messages name the genotypes (e.g. with their path).
     inputs : mapping of str to DataFrame or Index
         Named inputs keyed by sample ID: tables from :func:`read_sample_table` (indexed by
         ID) or a bare Index of IDs (e.g. a kinship's).
@@ -447,7 +450,7 @@ def align_samples(
         If an input or the genotypes repeat an ID (naming them), ``complete`` names an
         unknown input, or no sample is left (showing a few IDs of each input).
     """
-    genotypes = _index_of("the genotype file", pd.Index(np.asarray(genotype_ids, dtype=str)))
+    genotypes = _index_of(genotype_source, pd.Index(np.asarray(genotype_ids, dtype=str)))
     unknown = [name for name in complete if name not in inputs]
     if unknown:
         raise InputError(f"complete= names {unknown}, which are not inputs {sorted(inputs)}.")
