@@ -556,3 +556,9 @@ def test_cli_pheno_permission_denied(cohort, tmp_path_factory, capsys):
         assert "phenotype file" in line
     finally:
         shutil.rmtree(folder)
+
+
+def test_every_cli_case_is_in_the_docs_table():
+    text = (Path(__file__).parents[2] / "docs" / "reliability.md").read_text(encoding="utf-8")
+    missing = [case.id for case in CASES if f"`{case.id}`" not in text]
+    assert not missing, missing
