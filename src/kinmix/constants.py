@@ -17,7 +17,7 @@ r"""Numerical constants of kinmix, each defined once.
     :math:`[1/(1+10^5),\ 1/(1+10^{-5})]` (symmetric: :math:`1 - \delta_{max} = \delta_{min}`
     ≈ 1e-5), the range of the LMM kernel's searches over
     :math:`\log\gamma = \mathrm{logit}(1-\delta)` (the GLMMs keep glimix-core's
-    :math:`[\sqrt\epsilon, 1-\sqrt\epsilon]`).
+    :math:`[\sqrt\epsilon, 1-\sqrt\epsilon]`, ``kinmix.glmm._base``).
 ``COLLINEARITY_RTOL``
     Scale-invariant collinearity tolerance: a column whose squared (weighted) norm is
     explained by the others up to a share of ``1 − COLLINEARITY_RTOL`` (its unexplained

@@ -45,7 +45,8 @@ def check_groups(groups: list[TraitGroup], Y: np.ndarray, X: np.ndarray) -> None
         Xg = X[group.rows]
         for trait, j in zip(group.traits, group.columns, strict=True):
             name = f"phenotype {trait!r}"
-            check_samples(len(group.rows), Xg.shape[1], name, extra=2)  # + the variant
+            rows = len(group.rows)
+            check_samples(rows, Xg.shape[1], name, tested=1, purpose=" to test a variant")
             check_not_fitted_exactly(Y[group.rows, j], Xg, name)
 
 
