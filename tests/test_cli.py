@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from kinmix.cli import SCAN_OUTPUTS, main
+from kinmix.cli import main
+from tests.reliability.test_cli_catalogue import fails_cleanly, nothing_finished
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -19,25 +19,6 @@ def _png_shape(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data[:8] == PNG_MAGIC
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-
-
-def _nothing_finished(out: Path) -> None:
-    present = [name for name in SCAN_OUTPUTS if (out / name).exists()]
-    assert not present, present
-    assert not list(out.glob(".kinmix-staging-*"))
-
-
-def _fails_cleanly(args, out, capsys, *needles) -> str:
-    assert main(args) == 2
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("kinmix: error:")]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    if out is not None and Path(out).is_dir():
-        _nothing_finished(Path(out))
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -141,13 +122,6 @@ def test_scan__joint_multi_trait_test_equals_joint_scan(cohort, tmp_path, joint)
     np.testing.assert_array_equal(table["n"], observed)
 
 
-def test_scan__joint_needs_two_traits(cohort, tmp_path, capsys):
-    out = tmp_path / "joint1"
-    args = ["scan", "--bfile", str(cohort.prefix), "--pheno", str(cohort.pheno_path)]
-    args += ["--pheno-name", "a", "--joint", "any", "--out", str(out)]
-    _fails_cleanly(args, out, capsys, "needs at least two phenotypes")
-
-
 def test_h2__reports_gemmas_pve_and_its_se(cohort, tmp_path):
     from scipy import linalg
 
@@ -231,7 +205,7 @@ def test_grm_and_simulate_write_their_files(cohort, tmp_path):
         assert Path(str(prefix) + suffix).is_file()
 
 
-# -- bad inputs: exit code 2, one line naming the input, nothing finished ---------------------
+# -- failures: exit codes, what is left in --out (bad inputs: tests/reliability)
 def _scan_args(cohort, out, **overrides):
     args = {
         "--bfile": str(cohort.prefix),
@@ -248,67 +222,10 @@ def _scan_args(cohort, out, **overrides):
     return flat
 
 
-def test_missing_genotype_file(cohort, tmp_path, capsys):
-    out = tmp_path / "out"
-    _fails_cleanly(
-        _scan_args(cohort, out, **{"--bfile": str(tmp_path / "nope")}), out, capsys, "nope"
-    )
-
-
-def test_mismatched_and_truncated_plink_files(cohort, tmp_path, capsys):
-    broken = tmp_path / "broken"
-    for suffix in (".bed", ".bim", ".fam"):
-        shutil.copy(str(cohort.prefix) + suffix, str(broken) + suffix)
-    fam = Path(str(broken) + ".fam")
-    fam.write_text("".join(fam.read_text().splitlines(keepends=True)[:-3]))
-    out = tmp_path / "out"
-    _fails_cleanly(_scan_args(cohort, out, **{"--bfile": str(broken)}), out, capsys, "broken")
-    for suffix in (".fam",):
-        shutil.copy(str(cohort.prefix) + suffix, str(broken) + suffix)
-    bed = Path(str(broken) + ".bed")
-    bed.write_bytes(bed.read_bytes()[:-50])
-    _fails_cleanly(_scan_args(cohort, out, **{"--bfile": str(broken)}), out, capsys, "broken.bed")
-
-
-def test_zero_sample_overlap(cohort, tmp_path, capsys):
-    pheno = tmp_path / "strangers.tsv"
-    pheno.write_text("FID\tIID\ta\n" + "".join(f"x{i}\tx{i}\t{i}.5\n" for i in range(10)))
-    out = tmp_path / "out"
-    _fails_cleanly(_scan_args(cohort, out, **{"--pheno": str(pheno)}), out, capsys, "x0")
-
-
-def test_unwritable_output_folder(cohort, tmp_path, capsys):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    _fails_cleanly(_scan_args(cohort, blocker / "out"), None, capsys, "a-file", "--out")
-
-
-def test_bad_tables_and_options(cohort, tmp_path, capsys):
-    out = tmp_path / "out"
-    _fails_cleanly(_scan_args(cohort, out, **{"--pheno-name": "height"}), out, capsys, "height")
-    covar = tmp_path / "covar.tsv"
-    covar.write_text(
-        "FID\tIID\tage\n" + "".join(f"s{i}\ts{i}\t{'old' if i == 3 else i}\n" for i in range(70))
-    )
-    _fails_cleanly(
-        _scan_args(cohort, out, **{"--covar": str(covar)}), out, capsys, "covar.tsv", "old"
-    )
-    dup = tmp_path / "dup.tsv"
-    dup.write_text("FID\tIID\ta\ns1\ts1\t1\ns1\ts1\t2\n")
-    _fails_cleanly(_scan_args(cohort, out, **{"--pheno": str(dup)}), out, capsys, "s1")
-    _fails_cleanly(_scan_args(cohort, out, **{"--condition": "rs999"}), out, capsys, "rs999")
-    _fails_cleanly(_scan_args(cohort, out, **{"--trials": "a"}), out, capsys, "--trials")
-    _fails_cleanly(_scan_args(cohort, out, **{"--covar-name": "age"}), out, capsys, "--covar")
-    _fails_cleanly(_scan_args(cohort, out, **{"--sample": "x.sample"}), out, capsys, "--sample")
-
-
-def test_precomputed_kinship_with_explicit_loco_is_a_user_error(cohort, tmp_path, capsys):
+def test_precomputed_kinship_defaults_to_no_loco(cohort, tmp_path):
     target = tmp_path / "kin.npz"
     assert main(["grm", "--bfile", str(cohort.prefix), "--out", str(target), "--quiet"]) == 0
     out = tmp_path / "out"
-    _fails_cleanly(
-        _scan_args(cohort, out, **{"--grm": str(target), "--loco": True}), out, capsys, "--no-loco"
-    )
     assert main(_scan_args(cohort, out, **{"--grm": str(target), "--quiet": True})) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["options"]["loco"] is False
@@ -318,7 +235,7 @@ def test_a_failed_rerun_leaves_no_previous_results(cohort, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(_scan_args(cohort, out, **{"--no-loco": True, "--quiet": True})) == 0
     assert (out / "results.parquet").exists()
-    _fails_cleanly(_scan_args(cohort, out, **{"--pheno-name": "nope"}), out, capsys, "nope")
+    fails_cleanly(_scan_args(cohort, out, **{"--pheno-name": "nope"}), out, capsys, "nope")
 
 
 def test_internal_errors_exit_1_without_results(cohort, tmp_path, capsys, monkeypatch):
@@ -330,7 +247,7 @@ def test_internal_errors_exit_1_without_results(cohort, tmp_path, capsys, monkey
     assert main(_scan_args(cohort, out)) == 1
     err = capsys.readouterr().err
     assert "kinmix: internal error: RuntimeError: boom" in err and "Traceback" not in err
-    _nothing_finished(out)
+    nothing_finished(out)
     assert "Traceback" in (out / "kinmix.log").read_text()
 
 

@@ -628,6 +628,7 @@ def _json_default(value: Any) -> Any:
 # -- kinmix h2 --------------------------------------------------------------------------------
 def _h2(args: argparse.Namespace) -> int:
     from . import plot
+    from ._validate import check_not_fitted_exactly
     from .grm import StreamedKinship
     from .io.tables import align_samples, covariate_matrix
     from .linalg import economic_qs
@@ -680,6 +681,7 @@ def _h2(args: argparse.Namespace) -> int:
     for trait in values.columns:
         observed = values[trait].notna().to_numpy()
         y, X = values[trait].to_numpy(dtype=float)[observed], X_all[observed]
+        check_not_fitted_exactly(y, X, f"phenotype {trait!r}")
         Kt = K[np.ix_(observed, observed)]
         model = model_from_qs(y, X, economic_qs(Kt))
         model.fit()

@@ -3,13 +3,21 @@ r"""Numerical constants of kinmix, each defined once.
 ``LOG2PI``
     :math:`\log 2\pi`, the constant of every Gaussian log-density.
 ``SQRT_EPS``
-    :math:`\sqrt{\epsilon}` of float64 (about 1.49e-8): the smallest admissible δ and
-    1 − δ, the relative eigenvalue cut of the economic eigendecompositions, the jitter of
+    :math:`\sqrt{\epsilon}` of float64 (about 1.49e-8): the smallest δ and 1 − δ of the
+    GLMMs, the relative eigenvalue cut of the economic eigendecompositions, the jitter of
     sampled covariances.
+``GAMMA_BOUNDS``
+    GEMMA's range of the variance ratio :math:`\gamma = \sigma^2_g/\sigma^2_e`
+    (its :math:`\lambda`), :math:`[10^{-5}, 10^5]`: the range of every δ search. With ML,
+    covariates that reach the null space of K (an intercept with a centred or standardised
+    GRM, :math:`K\mathbf 1 = 0`) make the likelihood grow without bound as
+    :math:`\gamma \to \infty`; the search then stops on this bound, where GEMMA stops.
 ``DELTA_BOUNDS``
-    The one parametrisation bound of δ: :math:`\delta \in [\sqrt\epsilon, 1-\sqrt\epsilon]`,
-    shared by the LMM kernel (through :math:`\log\gamma = \mathrm{logit}(1-\delta)`) and
-    the GLMMs (through ``logitdelta``).
+    The same range on :math:`\delta = 1/(1+\gamma)`,
+    :math:`[1/(1+10^5),\ 1/(1+10^{-5})]` (symmetric: :math:`1 - \delta_{max} = \delta_{min}`
+    ≈ 1e-5), the range of the LMM kernel's searches over
+    :math:`\log\gamma = \mathrm{logit}(1-\delta)` (the GLMMs keep glimix-core's
+    :math:`[\sqrt\epsilon, 1-\sqrt\epsilon]`, ``kinmix.glmm._base``).
 ``COLLINEARITY_RTOL``
     Scale-invariant collinearity tolerance: a column whose squared (weighted) norm is
     explained by the others up to a share of ``1 − COLLINEARITY_RTOL`` (its unexplained
@@ -39,7 +47,8 @@ import numpy as np
 
 LOG2PI = float(np.log(2.0 * np.pi))
 SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
-DELTA_BOUNDS = (SQRT_EPS, 1.0 - SQRT_EPS)
+GAMMA_BOUNDS = (1e-5, 1e5)
+DELTA_BOUNDS = (1.0 / (1.0 + GAMMA_BOUNDS[1]), 1.0 / (1.0 + GAMMA_BOUNDS[0]))
 COLLINEARITY_RTOL = 1e-10
 CONSTANCY_RTOL = 1e-10
 FREE_FORM_JITTER = 1000 * SQRT_EPS

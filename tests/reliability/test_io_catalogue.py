@@ -6,6 +6,7 @@ The PLINK filesets are written here byte by byte (8 samples, 3 variants).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +139,8 @@ TABLE_CASES = [
     ("io-table-empty", b"", r"pheno\.txt is empty"),
     ("io-table-ragged", b"F1 I1 1 2\nF2 I2 2\nF3 I3 1 2 3\n", r"pheno\.txt line 2 has 3 fields"),
     ("io-table-non-numeric", b"F1 I1 1\nF2 I2 x\n", r"non-numeric value 'x'"),
+    ("io-table-infinite", b"F1 I1 1\nF2 I2 -inf\n", r"line 2 has the infinite value '-inf'"),
+    ("io-table-overflowing", b"F1 I1 1e999\nF2 I2 1\n", r"line 1 has the infinite value '1e999'"),
 ]
 
 
@@ -151,8 +154,31 @@ def test_io_table_damage_is_refused_naming_the_file(tmp_path, content, match):
 
 
 def test_io_table_directory_is_refused(tmp_path):
-    with pytest.raises(InputError, match="does not exist"):
+    with pytest.raises(InputError, match="is a folder, not a file"):
         read_sample_table(tmp_path, kind="phenotype")
+
+
+def _link_loop(path: Path) -> None:
+    path.symlink_to(path)
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        pytest.param(
+            _link_loop, r"t\.txt cannot be read: Too many levels", id="io-table-link-loop"
+        ),
+        pytest.param(_fifo, r"t\.txt is not a regular file", id="io-table-fifo"),
+    ],
+)
+def test_io_table_that_is_not_a_readable_file_is_refused(tmp_path, make, match):
+    make(tmp_path / "t.txt")
+    with pytest.raises(InputError, match=match):
+        read_sample_table(tmp_path / "t.txt", kind="phenotype")
 
 
 def test_io_table_values_and_missing_codes(tmp_path):

@@ -27,6 +27,7 @@ from kinmix import (
     economic_qs,
     estimate_h2,
 )
+from kinmix.constants import DELTA_BOUNDS
 
 from ._data import case_params, dense_lml, fitted_lmm, h2_field, problem
 
@@ -398,14 +399,14 @@ def test_lmm_h2_truly_0_warns_on_the_boundary():
     y = complement @ P.y
     with pytest.warns(BoundaryWarning, match=r"no kinship effect \(h2 -> 0\)"):
         model = fitted_lmm(y, P.X[:, 1:], QS5)
-    assert model.delta > 1 - 1e-6
+    assert model.delta == pytest.approx(DELTA_BOUNDS[1], rel=1e-12)  # γ = 1e-5, GEMMA's
 
 
 def test_lmm_h2_truly_1_warns_on_the_boundary():
     y = QS5[0][0] @ np.arange(1.0, 6.0)
     with pytest.warns(BoundaryWarning, match=r"h2 -> 1"):
         model = fitted_lmm(y, P.X[:, 1:], QS5)
-    assert model.delta < 1e-6
+    assert model.delta == pytest.approx(DELTA_BOUNDS[0], rel=1e-9)  # γ = 1e5, GEMMA's
 
 
 def test_lmm_identity_kinship_warns_that_h2_is_unidentifiable():

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kinmix import LMM, InputError, economic_qs, economic_qs_linear, scan
+from kinmix.constants import DELTA_BOUNDS, GAMMA_BOUNDS
 
 from ._data import dense_lml, fitted_lmm, problem
 
@@ -23,8 +24,8 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-#: δ range searched by LMM.fit: [√ε, 1 − √ε].
-DELTA_MIN = float(np.sqrt(np.finfo(float).eps))
+#: log γ range searched by LMM.fit: GEMMA's γ ∈ [1e-5, 1e5].
+LOG_GAMMA_MAX = float(np.log(GAMMA_BOUNDS[1]))
 
 
 def _kinship(kind: str, n: int, rng) -> np.ndarray:
@@ -52,8 +53,8 @@ def _grid_best(y, X, QS, restricted: bool, points: int = 801) -> float:
     model = LMM(y, X, QS, restricted=restricted)
     model.fix("delta")
     best = -np.inf
-    for delta in 1 / (1 + np.exp(-np.linspace(-18, 18, points))):  # logit grid
-        model.delta = float(np.clip(delta, DELTA_MIN, 1 - DELTA_MIN))
+    for delta in 1 / (1 + np.exp(-np.linspace(-LOG_GAMMA_MAX, LOG_GAMMA_MAX, points))):
+        model.delta = float(np.clip(delta, *DELTA_BOUNDS))
         model.fit(verbose=False)
         best = max(best, model.lml())
     return best

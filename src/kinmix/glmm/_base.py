@@ -7,12 +7,13 @@ coordinates are :math:`\boldsymbol\beta`, :math:`\log s` (bounded to
 :math:`[\log 10^{-3}, \log 400]` while fitting) and :math:`\operatorname{logit}\delta`,
 keyed ``"beta"``, ``"logscale"``, ``"logitdelta"`` in ``gradient()`` (glimix-core's keys).
 
-δ has one parametrisation and one set of bounds across kinmix: the LMM kernel searches
+δ has one parametrisation across kinmix: the LMM kernel searches
 :math:`\log\gamma = \operatorname{logit}(1-\delta) = -\operatorname{logit}\delta`
-within :math:`\pm` :data:`kinmix.kernel.null_model.LOG_GAMMA_LIMIT`, and the GLMMs move
-:math:`\operatorname{logit}\delta` within the same interval, i.e.
-:math:`\delta \in` :data:`kinmix.constants.DELTA_BOUNDS` (glimix-core used
-:math:`[-50, 15]`; no seed example or reference fit reaches beyond the shared bounds).
+within GEMMA's range :math:`\pm\log 10^5` (:data:`kinmix.constants.GAMMA_BOUNDS`), and the
+GLMMs move :math:`\operatorname{logit}\delta` within
+:math:`\pm\operatorname{logit}(1-\sqrt\epsilon)`, i.e. :math:`\delta \in
+[\sqrt\epsilon, 1-\sqrt\epsilon]`, the range of glimix-core's δ (which moved its logit
+within :math:`[-50, 15]`; no seed example or reference fit reaches beyond these bounds).
 """
 
 from __future__ import annotations
@@ -22,17 +23,18 @@ from typing import Any
 import numpy as np
 
 from .._validate import as_matrix, as_scalar, as_vector, check_full_column_rank, check_samples
-from ..constants import DELTA_BOUNDS
+from ..constants import SQRT_EPS
 from ..ep import LowRankPrior, SiteAlgebra
-from ..kernel.null_model import LOG_GAMMA_LIMIT
 from ..linalg import unpack_qs
 from ..params import IDENTITY, LOG, LOGIT, DeltaScaleVariances, Parameter, parameter_key
 
-#: δ is kept within [ε, 1 − ε] (ε = √machine epsilon) so that logit δ is finite.
-DELTA_EPSILON = DELTA_BOUNDS[0]
+#: δ is kept within [ε, 1 − ε] (ε = √machine epsilon, glimix-core's) so that logit δ is
+#: finite; the LMM's δ search range (``kinmix.constants.DELTA_BOUNDS``) is GEMMA's.
+DELTA_EPSILON = SQRT_EPS
 SCALE_BOUNDS = (float(np.log(1e-3)), float(np.log(400.0)))
-#: Bounds of logit δ: those of log γ = −logit δ in the LMM kernel.
-LOGITDELTA_BOUNDS = (-LOG_GAMMA_LIMIT, LOG_GAMMA_LIMIT)
+#: Bounds of logit δ matching ``DELTA_EPSILON``.
+LOGITDELTA_LIMIT = float(np.log((1 - DELTA_EPSILON) / DELTA_EPSILON))
+LOGITDELTA_BOUNDS = (-LOGITDELTA_LIMIT, LOGITDELTA_LIMIT)
 _KEYS = {"beta": "beta", "scale": "logscale", "delta": "logitdelta"}
 
 

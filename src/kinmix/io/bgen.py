@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ._paths import require_file
 from .genotypes import GenotypeFile
 
 INSTALL_HINT = 'reading BGEN files needs cbgen: pip install "kinmix[bgen]"'
@@ -85,8 +86,7 @@ class BgenGenotypes(GenotypeFile):
 
 def _read_sample_file(path: Path, n: int) -> pd.DataFrame:
     """``fid, iid`` from an Oxford ``.sample`` file (two header lines, then ID_1 ID_2 ...)."""
-    if not path.is_file():
-        raise InputError(f"sample file {path} does not exist.")
+    require_file(path, "sample file")
     from .tables import read_text
 
     lines = [line.split() for line in read_text(path).splitlines()
@@ -208,8 +208,7 @@ def read_bgen(path: str | Path, *, sample: str | Path | None = None,
     except ImportError as exc:
         raise InputError(INSTALL_HINT) from exc
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"BGEN file {path} does not exist.")
+    require_file(path, "BGEN file")
     _check_layout(path)
     try:
         bgen = cbgen.bgen_file(path)

@@ -14,6 +14,7 @@ kinmix's ``.npz`` (NumPy's zip of arrays) holds ``matrix`` (float64), ``ids`` an
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ import pandas as pd
 
 from ..checkpoint import write_atomically
 from ..errors import InputError
+from ._paths import require_file
 
 #: Rows of the triangle converted per step when reading or writing a GCTA GRM.
 ROWS_PER_BLOCK = 1024
@@ -109,8 +111,7 @@ def _write_triangle(handle, matrix: np.ndarray) -> None:
 def _read_gcta(prefix: Path) -> Kinship:
     grm, counts, id_file = _gcta_files(prefix)
     for path in (grm, id_file):
-        if not path.is_file():
-            raise InputError(f"GCTA kinship file {path} does not exist.")
+        require_file(path, "GCTA kinship file")
     from .tables import read_text
 
     lines = [line.split() for line in read_text(id_file).splitlines()
@@ -135,8 +136,7 @@ def _read_gcta(prefix: Path) -> Kinship:
 
 
 def _read_npz(path: Path) -> Kinship:
-    if not path.is_file():
-        raise InputError(f"kinship file {path} does not exist.")
+    require_file(path, "kinship file")
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = {"matrix", "ids"} - set(data.files)
@@ -148,7 +148,7 @@ def _read_npz(path: Path) -> Kinship:
             matrix = np.array(data["matrix"], dtype=np.float64)
             ids = pd.Index(data["ids"].astype(str), name="iid")
             count = int(data["n_variants"]) if "n_variants" in data.files else -1
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError(f"kinship file {path} is not a readable .npz archive: {exc}") from exc

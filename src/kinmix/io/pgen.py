@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ._paths import require_file
 from .genotypes import GenotypeFile
 
 INSTALL_HINT = 'reading PLINK 2 .pgen files needs pgenlib: pip install "kinmix[pgen]"'
@@ -147,8 +148,7 @@ def read_pgen(prefix: str | Path, *, count_a1: bool = True) -> PgenGenotypes:
     pgen, pvar, psam = (prefix.with_name(prefix.name + ext) for ext in (".pgen", ".pvar",
                                                                          ".psam"))
     for path in (pgen, pvar, psam):
-        if not path.is_file():
-            raise InputError(f"PLINK 2 file {path} does not exist.")
+        require_file(path, "PLINK 2 file")
     samples = _read_psam(psam)
     variants = _read_pvar(pvar, count_a1)
     try:

@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ._paths import require_file
 from .genotypes import GenotypeFile
+from .tables import read_text
 
 #: First three bytes of a variant-major PLINK 1 ``.bed`` file.
 BED_MAGIC = b"\x6c\x1b\x01"
@@ -123,8 +125,7 @@ def read_plink(prefix: str | Path, *, count_a1: bool = True) -> PlinkGenotypes:
         prefix = prefix.with_suffix("")
     bed, bim, fam = (prefix.with_name(prefix.name + ext) for ext in (".bed", ".bim", ".fam"))
     for path in (bed, bim, fam):
-        if not path.is_file():
-            raise InputError(f"PLINK file {path} does not exist.")
+        require_file(path, "PLINK file")
     _check_bed(bed, bim, fam)
     try:
         reader = open_bed(bed, count_A1=count_a1)
@@ -141,6 +142,9 @@ def read_plink(prefix: str | Path, *, count_a1: bool = True) -> PlinkGenotypes:
             }
         )
     except Exception as exc:
+        if isinstance(exc, UnicodeDecodeError):  # name the file, the byte and the line
+            for path in (fam, bim):
+                read_text(path)
         raise InputError(f"{prefix}.bed/.bim/.fam could not be opened: {exc}") from exc
     if len(samples) != _count_lines(fam) or len(variants) != _count_lines(bim):
         raise InputError(

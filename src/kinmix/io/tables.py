@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ._paths import read_bytes, require_file
 
 #: Cell values read as missing in every table (compared exactly, after trimming spaces).
 MISSING_TOKENS = frozenset({"", "NA", "na", "N/A", "nan", "NaN", "NAN", "."})
@@ -36,7 +37,7 @@ SHOWN_IDS = 5
 
 def read_text(path: Path) -> str:
     """The text of a UTF-8 file, or an error naming the first byte that is not UTF-8."""
-    data = path.read_bytes()
+    data = read_bytes(path, "file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -140,6 +141,14 @@ def _numeric_column(
             f"{cells.iloc[i]!r} ({len(bad)} such lines). Declare the column categorical "
             f"(--categorical {name}), fix the value, or write missing values as NA{hint}."
         )
+    infinite = np.flatnonzero(np.isinf(parsed))
+    if len(infinite):
+        i = infinite[0]
+        raise InputError(
+            f"{path}: column {name!r}, line {numbers[i]} has the infinite value "
+            f"{cells.iloc[i]!r} ({len(infinite)} such lines). Fix the value, or write a "
+            "missing value as NA."
+        )
     if kind == "phenotype":
         parsed[parsed == PLINK_MISSING_PHENOTYPE] = np.nan
     return parsed
@@ -215,8 +224,7 @@ def read_sample_table(
     path = Path(path)
     if kind not in ("phenotype", "covariate"):
         raise InputError(f"kind must be 'phenotype' or 'covariate', got {kind!r}.")
-    if not path.is_file():
-        raise InputError(f"{kind} file {path} does not exist.")
+    require_file(path, f"{kind} file")
     numbers, rows = _split_lines(path, read_text(path))
     names, id_index, value_index, header = _split_header(path, rows, kind, id_col)
     if header:
@@ -415,6 +423,7 @@ def align_samples(
     inputs: Mapping[str, pd.DataFrame | pd.Index],
     *,
     complete: Sequence[str] = (),
+    genotype_source: str = "the genotype file",
 ) -> SampleAlignment:
     """Keep the samples present in the genotypes and every input, in genotype order.
 
@@ -422,6 +431,8 @@ def align_samples(
     ----------
     genotype_ids : sequence of str
         Sample IDs of the genotype file, in file order.
+    genotype_source : str
+        How error messages name the genotypes (e.g. with their path).
     inputs : mapping of str to DataFrame or Index
         Named inputs keyed by sample ID: tables from :func:`read_sample_table` (indexed by
         ID) or a bare Index of IDs (e.g. a kinship's).
@@ -439,7 +450,7 @@ def align_samples(
         If an input or the genotypes repeat an ID (naming them), ``complete`` names an
         unknown input, or no sample is left (showing a few IDs of each input).
     """
-    genotypes = _index_of("the genotype file", pd.Index(np.asarray(genotype_ids, dtype=str)))
+    genotypes = _index_of(genotype_source, pd.Index(np.asarray(genotype_ids, dtype=str)))
     unknown = [name for name in complete if name not in inputs]
     if unknown:
         raise InputError(f"complete= names {unknown}, which are not inputs {sorted(inputs)}.")

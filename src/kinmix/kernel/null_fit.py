@@ -152,18 +152,22 @@ class NullFit:
     def _warn_boundary(self, log_gamma: float, stacklevel: int) -> None:
         delta = kernel.delta_from_log_gamma(log_gamma)
         degenerate = log_gamma > 0 and not self.restricted and self.covariates_meet_null_space()
+        if degenerate:
+            meaning = (
+                "the ML likelihood has no maximum: the covariates reach into the null space "
+                "of K (e.g. an intercept with a centred or standardised GRM), where it grows "
+                "without bound as delta -> 0, so delta stops on the bound (gamma = "
+                f"sigma_g^2/sigma_e^2 = {np.exp(log_gamma):.6g}, GEMMA's limit) and is not an "
+                "estimate. Fit with restricted=True (REML)."
+            )
+        else:
+            meaning = "the data favour " + (
+                "no kinship effect (h2 -> 0)." if log_gamma < 0 else "h2 -> 1 (no noise)."
+            )
         warnings.warn(
             f"the optimum of delta lies on the boundary of its search range "
             f"(delta = {delta:.10g}; the range is [{kernel.DELTA_MIN:.3g}, "
-            f"1 - {kernel.DELTA_MIN:.3g}]): the data favour "
-            + ("no kinship effect (h2 -> 0)." if log_gamma < 0 else "h2 -> 1 (no noise).")
-            + (
-                " The covariates reach into the null space of K (e.g. an intercept with a"
-                " centred GRM), where the likelihood is unbounded as delta -> 0: fit with"
-                " restricted=True."
-                if degenerate
-                else ""
-            ),
+            f"1 - {kernel.DELTA_MIN:.3g}]): {meaning}",
             BoundaryWarning,
             stacklevel=stacklevel + 1,
         )

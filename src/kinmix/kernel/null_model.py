@@ -31,14 +31,14 @@ from scipy.linalg import LinAlgError, cho_factor, cho_solve
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import expit
 
-from ..constants import COLLINEARITY_RTOL, DELTA_BOUNDS, LOG2PI
+from ..constants import COLLINEARITY_RTOL, DELTA_BOUNDS, GAMMA_BOUNDS, LOG2PI
 from ..errors import FitError
 from ..linalg import RotatedDesign, inner, logdet
 
-#: Smallest admissible δ (and 1 − δ): the square root of the float64 machine epsilon.
+#: Smallest δ (and 1 − δ) of a δ search: 1/(1 + 1e5), GEMMA's λ ≤ 1e5.
 DELTA_MIN = DELTA_BOUNDS[0]
-#: Bounds on log γ = logit(1 − δ) matching ``DELTA_MIN``.
-LOG_GAMMA_LIMIT = float(np.log((1 - DELTA_MIN) / DELTA_MIN))
+#: The search range of log γ = logit(1 − δ) is ±LOG_GAMMA_LIMIT = ±log(1e5).
+LOG_GAMMA_LIMIT = float(np.log(GAMMA_BOUNDS[1]))
 
 
 @dataclass(frozen=True)

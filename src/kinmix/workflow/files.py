@@ -18,6 +18,7 @@ from ..errors import InputError
 from ..grm import StreamedKinship
 from ..gwas import ResumableRun
 from .groups import (
+    check_groups,
     conditioning_dosages,
     group_by_missingness,
     interaction_column,
@@ -151,7 +152,10 @@ def scan_files(
             inputs["kinship genotypes"] = pd.Index(kinship_genotypes.samples["iid"])
             complete.append("kinship genotypes")
         alignment = align_samples(
-            genotypes.samples["iid"].astype(str).tolist(), inputs, complete=complete
+            genotypes.samples["iid"].astype(str).tolist(),
+            inputs,
+            complete=complete,
+            genotype_source=f"the genotype file {getattr(genotypes, 'path', '')}".rstrip(),
         )
         rows = np.asarray(alignment.genotype_index)
         ids = alignment.ids
@@ -175,6 +179,8 @@ def scan_files(
     report["traits"] = {t: int(np.isfinite(Y[:, j]).sum()) for j, t in enumerate(traits)}
     if not groups:
         raise InputError("every phenotype is missing for every kept sample: nothing to scan.")
+    if options.trait_type == "continuous":
+        check_groups(groups, Y, X)
 
     # -- kinship: one pass ------------------------------------------------------------------
     current[0] = "kinship"

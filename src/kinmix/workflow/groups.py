@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validate import check_not_fitted_exactly, check_samples
 from ..errors import InputError
 from ..impute import mean_impute
 
@@ -35,6 +36,18 @@ def group_by_missingness(Y: np.ndarray, traits: list[str]) -> list[TraitGroup]:
         TraitGroup([traits[j] for j in columns], columns, np.flatnonzero(observed[:, columns[0]]))
         for columns in patterns.values()
     ]
+
+
+def check_groups(groups: list[TraitGroup], Y: np.ndarray, X: np.ndarray) -> None:
+    """Refuse, naming the phenotype, a trait with too few samples for the covariates or one
+    that the covariates fit exactly (a constant trait): no variance can be estimated."""
+    for group in groups:
+        Xg = X[group.rows]
+        for trait, j in zip(group.traits, group.columns, strict=True):
+            name = f"phenotype {trait!r}"
+            rows = len(group.rows)
+            check_samples(rows, Xg.shape[1], name, tested=1, purpose=" to test a variant")
+            check_not_fitted_exactly(Y[group.rows, j], Xg, name)
 
 
 def joint_group(Y: np.ndarray, traits: list[str]) -> list[TraitGroup]:
