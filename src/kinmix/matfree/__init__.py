@@ -9,7 +9,7 @@ the hits (:mod:`.association`). NumPy, memmap, PLINK and Dask genotypes are acce
 
 from __future__ import annotations
 
-from .cg import CGConvergenceError
+from ..errors import CGConvergenceError
 from .operator import GenotypeGRM
 from .pipeline import matfree_scan
 

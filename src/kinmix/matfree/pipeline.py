@@ -85,7 +85,7 @@ def matfree_scan(
     maxiter : int or mapping
         Iteration cap of every CG solve, or per stage (``{"refine": 1000}``, others 500);
         reaching it raises
-        :class:`~kinmix.matfree.cg.CGConvergenceError` (a :class:`kinmix.FitError`).
+        :class:`~kinmix.errors.CGConvergenceError` (a :class:`kinmix.FitError`).
     precision : {"float32", "float64"}
         GEMM precision of the REML and LOCO stages (refine is always float64).
     block_size : int
