@@ -482,9 +482,8 @@ def simulate_families(
     sd = Z.std(axis=0)
     Z = Z[:, sd > 0] / sd[sd > 0]
     score = Z @ rng.standard_normal(Z.shape[1]) / np.sqrt(max(Z.shape[1], 1))
-    spread = score.std()
-    score = score / spread if spread > 0 else score
-    trait = np.sqrt(h2) * score + np.sqrt(1 - h2) * rng.standard_normal(people)
+    spread = score.std() if score.std() > 0 else 1.0
+    trait = np.sqrt(h2) * score / spread + np.sqrt(1 - h2) * rng.standard_normal(people)
     if missing > 0:
         G[rng.random(G.shape) < missing] = np.nan
     return FamilyCohort(G, labels.astype(str), trait, causal)
