@@ -10,6 +10,8 @@ from kinmix.matfree import CGConvergenceError, GenotypeGRM, matfree_scan
 from kinmix.matfree.reml import mc_reml
 from kinmix.simulate import simulate_families
 
+from ._exact import exact_loco, minus_log10
+
 
 @pytest.fixture(scope="module")
 def cohort():
@@ -26,6 +28,22 @@ def test_mc_reml__global_delta_within_half_a_standard_error(cohort):
     assert len(deltas) == 1
     h2 = 1 - deltas.pop()
     assert abs(h2 - fit["h2"]) <= 0.5 * fit["h2_se"]
+
+
+def test_mc_reml__per_chromosome_delta_end_to_end(cohort):
+    """Default mode (δ per LOCO chunk): each chromosome's h² within 0.5 SE of the exact REML
+    h² of its LOCO kinship, and every p-value within 0.25 in −log10 of the exact LOCO scan."""
+    table = matfree_scan(cohort.dosages, cohort.trait, chromosomes=cohort.chromosomes)
+    reference, _ = exact_loco(cohort.dosages, cohort.chromosomes, cohort.trait)
+    X = np.ones((len(cohort.trait), 1))
+    deltas = table.attrs["matfree"]["delta"]
+    assert set(deltas) == {"1", "2", "3"}
+    for chrom, delta in deltas.items():
+        off = cohort.chromosomes != chrom
+        fit = kinmix.estimate_h2(cohort.trait, X, kinmix.grm(cohort.dosages[:, off]))
+        assert abs((1 - delta) - fit.h2) <= 0.5 * fit.h2_se, chrom
+    dlogp = np.abs(minus_log10(table["pvalue"]) - minus_log10(reference["pvalue"]))
+    assert np.nanmax(dlogp) <= 0.25
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ def operator_scan(
     variants: Any,
     *,
     delta: float | None = None,
-    mc_samples: int = 15,
+    mc_samples: int = 30,
     calibration_variants: int = 30,
     refine_pvalue: float = 1e-6,
     max_refine: int | None = 1000,

@@ -52,7 +52,7 @@ def mc_reml_h2(
     y: np.ndarray,
     X: np.ndarray,
     *,
-    samples: int = 15,
+    samples: int = 30,
     seed: int = 0,
     tol: float = 1e-4,
     maxiter: int = 500,

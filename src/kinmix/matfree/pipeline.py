@@ -30,7 +30,7 @@ def matfree_scan(
     model: Sequence[bool] | None = None,
     delta: float | Mapping | None = None,
     loco_delta: str = "chunk",
-    mc_samples: int = 15,
+    mc_samples: int = 30,
     calibration_variants: int = 30,
     refine_pvalue: float = 1e-6,
     max_refine: int | None = 1000,

@@ -56,7 +56,7 @@ class H2Estimate:
         return getattr(self, name)
 
 
-def estimate_h2(y: Any, X: Any, K: Any, *, mc_samples: int = 15, seed: int = 0) -> H2Estimate:
+def estimate_h2(y: Any, X: Any, K: Any, *, mc_samples: int = 30, seed: int = 0) -> H2Estimate:
     r"""REML heritability of ``y`` given covariates ``X`` and a kinship ``K``.
 
     Fits :math:`y \sim N(X\beta, \sigma^2K + \tau^2I)` by REML (Hail's
