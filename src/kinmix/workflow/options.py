@@ -39,7 +39,7 @@ class ScanOptions:
     traits jointly with the multi-trait model :class:`kinmix.lmm.Kron2Sum` (``any``: an
     effect per trait; ``common``: one shared effect), on the samples observing every trait.
     ``method``: ``exact`` (eigendecompositions), ``cg`` (matrix-free,
-    :mod:`kinmix.workflow.matfree`) or ``auto`` (``cg`` from
+    ``kinmix.workflow.matfree``) or ``auto`` (``cg`` from
     ``kinmix.constants.AUTO_CG_SAMPLES`` samples when the options allow it).
     """
 
