@@ -13,18 +13,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "matfree"))
-
-from _cohort import simulate
-
 from kinmix.matfree import GenotypeGRM, cg
 from kinmix.matfree.gls import covariance
 from kinmix.matfree.operator import WHOLE_GENOME
+from kinmix.simulate import simulate_families
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,9 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pcs", type=int, default=20)
     parser.add_argument("--delta", type=float, default=0.5)
     args = parser.parse_args(argv)
-    cohort = simulate(families=250, children=2, unrelated=1000, variants=5000,
+    cohort = simulate_families(families=250, children=2, unrelated=1000, variants=5000,
                       chromosomes=10, h2=0.5, seed=2)
-    op = GenotypeGRM.from_genotypes(cohort.G, cohort.chromosomes, precision="float64")
+    op = GenotypeGRM.from_genotypes(cohort.dosages, cohort.chromosomes, precision="float64")
     groups = np.arange(len(op.groups))
     delta = np.full(groups.size, args.delta)
     B = np.random.default_rng(0).standard_normal((op.n, groups.size))

@@ -152,6 +152,8 @@ def main() -> int:
             f"{prefix}.covar.tsv",
             "--covar-name",
             "age,sex",
+            "--method",
+            "exact",
             "--out",
             str(out),
             "--quiet",

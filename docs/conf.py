@@ -66,7 +66,11 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(?!kinmix\.).*"),
     (r"py:.*", r"kinmix\.(ep|kernel|gwas)(\..*)?"),
     (r"py:.*", r"kinmix(\.\w+)*\._\w+(\..*)?"),
-    (r"py:.*", r"kinmix\.matfree\.(cg|reml|association|operator|pipeline)(\..*)?"),
+    (
+        r"py:.*",
+        r"kinmix\.matfree\.(cg|reml|association|operator|pipeline|arrays_scan|heritability|gls)"
+        r"(\..*)?",
+    ),
 ]
 # The link check (tests/test_docs.py) has no network: external addresses are not fetched.
 linkcheck_ignore = [r"https?://.*"]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from kinmix import InputError
-from kinmix.simulate import simulate_cohort, write_cohort
+from kinmix.simulate import simulate_cohort, simulate_families, write_cohort
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +154,54 @@ def test_simulate__argument_errors(tmp_path):
     small = simulate_cohort(samples=8, variants=20, chromosomes=2, causal=2)
     with pytest.raises(InputError, match="cannot create the folder of"):
         write_cohort(small, blocker / "cohort")
+
+
+def test_simulate_families__kinship_of_siblings_and_parents():
+    """GRM entries: 0.5 between a parent and a child and between siblings, 0 between others."""
+    cohort = simulate_families(families=40, children=2, unrelated=20, variants=4000,
+                               chromosomes=4, h2=0.5, missing=0.01, seed=3)
+    G = cohort.dosages
+    assert G.shape == (40 * 4 + 20, 4000)
+    assert 0.008 < np.isnan(G).mean() < 0.012
+    assert set(np.unique(G[~np.isnan(G)])) == {0.0, 1.0, 2.0}
+    assert (pd.Series(cohort.chromosomes).value_counts() == 1000).all()
+    filled = np.where(np.isnan(G), np.nanmean(G, axis=0), G)
+    Z = (filled - filled.mean(axis=0)) / filled.std(axis=0)
+    K = Z @ Z.T / Z.shape[1]
+    kids = 100  # children start after the 80 parents and 20 unrelated people
+    mother_child = [K[2 * f, kids + 2 * f + c] for f in range(40) for c in range(2)]
+    siblings = [K[kids + 2 * f, kids + 2 * f + 1] for f in range(40)]
+    unrelated = K[80:100, 80:100][np.triu_indices(20, 1)]
+    assert abs(np.mean(mother_child) - 0.5) < 0.03
+    assert abs(np.mean(siblings) - 0.5) < 0.05
+    assert abs(np.mean(unrelated)) < 0.02
+
+
+def test_simulate_families__trait_variance_split_by_h2():
+    cohort = simulate_families(families=0, children=0, unrelated=3000, variants=400,
+                               chromosomes=2, h2=0.7, causal_chromosomes=1, seed=4)
+    assert cohort.causal.tolist() == (cohort.chromosomes == "1").tolist()
+    assert abs(cohort.trait.var() - 1.0) < 0.08
+    Z = cohort.dosages[:, cohort.causal]
+    Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
+    beta, *_ = np.linalg.lstsq(Z, cohort.trait - cohort.trait.mean(), rcond=None)
+    explained = 1 - np.var(cohort.trait - cohort.trait.mean() - Z @ beta) / cohort.trait.var()
+    assert abs(explained - 0.7) < 0.08  # OLS on 200 columns over-fits by about 200/3000
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"families": 1, "children": 0, "unrelated": 1}, "at least 4 people"),
+        ({"unrelated": -1}, "non-negative"),
+        ({"variants": 2, "chromosomes": 3}, "at least one variant per chromosome"),
+        ({"h2": 1.0}, r"h2 and missing must lie in \[0, 1\)"),
+        ({"missing": -0.1}, r"h2 and missing must lie in \[0, 1\)"),
+    ],
+)
+def test_simulate_families__argument_errors(kwargs, match):
+    args = {"families": 2, "children": 2, "unrelated": 5, "variants": 10, "chromosomes": 2,
+            "h2": 0.5}
+    args.update(kwargs)
+    with pytest.raises(InputError, match=match):
+        simulate_families(**args)

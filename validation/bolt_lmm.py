@@ -4,8 +4,8 @@ Command (from the repository root; Debian package ``bolt-lmm`` provides ``bolt``
 
     .venv/bin/python validation/bolt_lmm.py [--samples 2000] [--variants 10000] [--cg-tol 1e-5]
 
-A cohort of nuclear families plus unrelated people is simulated (the test simulator
-``tests/matfree/_cohort.py``), written as PLINK files and analysed by
+A cohort of nuclear families plus unrelated people is simulated
+(:func:`kinmix.simulate.simulate_families`), written as PLINK files and analysed by
 ``bolt --lmmInfOnly --verboseStats``. BOLT estimates one δ (its ``logDelta`` is
 log(σ²_e/σ²_g)); kinmix's matrix-free scan then runs at that δ on every chromosome with
 calibrated denominators (no refine), and the per-variant ratio of its χ² to
@@ -26,12 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "matfree"))
-
-from _cohort import simulate  # noqa: E402
-
-from kinmix.matfree import matfree_scan  # noqa: E402
+from kinmix.matfree import matfree_scan
+from kinmix.simulate import simulate_families
 
 BOUNDS = (0.98, 1.02)
 
@@ -90,15 +86,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="BOLT's --CGtol (its default 5e-3 is too loose to compare)")
     args = parser.parse_args(argv)
     families = args.samples // 8
-    cohort = simulate(families=families, children=2,
+    cohort = simulate_families(families=families, children=2,
                       unrelated=args.samples - 4 * families, variants=args.variants,
                       chromosomes=args.chromosomes, h2=0.5, missing=0.005, seed=1)
     with tempfile.TemporaryDirectory() as folder:
         prefix = Path(folder) / "cohort"
-        write_plink(prefix, cohort.G, cohort.chromosomes, cohort.y)
+        write_plink(prefix, cohort.dosages, cohort.chromosomes, cohort.trait)
         bolt, delta, bolt_seconds = run_bolt(prefix, args.threads, args.cg_tol)
     start = time.perf_counter()
-    ours = matfree_scan(cohort.G, cohort.y, chromosomes=cohort.chromosomes, delta=delta,
+    ours = matfree_scan(cohort.dosages, cohort.trait, chromosomes=cohort.chromosomes, delta=delta,
                         refine_pvalue=0.0, variants=[f"rs{j}" for j in range(args.variants)])
     ours_seconds = time.perf_counter() - start
     merged = ours.merge(bolt, left_on="variant", right_on="SNP")
@@ -108,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = ratio[finite]
     low, high = np.percentile(ratio, [1, 99])
     ok = BOUNDS[0] <= low and high <= BOUNDS[1]
-    print(f"cohort: n = {cohort.G.shape[0]}, m = {args.variants}, "
+    print(f"cohort: n = {cohort.dosages.shape[0]}, m = {args.variants}, "
           f"{args.chromosomes} chromosomes; BOLT δ = {delta:.5f} (h2 = {1 - delta:.4f})")
     print(f"compared: kinmix matfree chi2 (calibrated, δ = BOLT's) / CHISQ_BOLT_LMM_INF "
           f"over {ratio.size} variants")

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ._version import __version__
-from .constants import CHI2_MEDIAN
+from .constants import AUTO_CG_SAMPLES, CHI2_MEDIAN
 from .errors import KinmixError
 
 log = logging.getLogger("kinmix")
@@ -167,6 +167,15 @@ def _scan_options(parser: argparse.ArgumentParser) -> None:
         choices=("any", "common"),
         help="test the --pheno-name traits jointly with the multi-trait model (Kron2Sum): "
         "any: an effect per trait (p d.o.f.); common: one shared effect (1 d.o.f.)",
+    )
+    group.add_argument(
+        "--method",
+        choices=("auto", "exact", "cg"),
+        default="auto",
+        help="exact: eigendecompose each LOCO kinship; cg: matrix-free conjugate gradients "
+        "(Monte-Carlo REML, calibrated statistics, exact refine of p < 1e-6; continuous "
+        "traits, --test lrt, no checkpoints); auto (default): cg from "
+        f"{AUTO_CG_SAMPLES:,} samples when the other options allow it",
     )
     group.add_argument("--chunk-size", type=int, metavar="N", help="variants per block read")
     group.add_argument("--top", type=int, default=10, metavar="N", help="top hits reported")
@@ -467,6 +476,7 @@ def _run_scan(args: argparse.Namespace, out: Path, started: float) -> int:
         interaction=args.interaction,
         trials=args.trials,
         joint=args.joint,
+        method=args.method,
     )
     n, m = genotypes.shape
     log.info("genotypes %s: %d samples, %d variants", genotypes.path, n, m)

@@ -39,6 +39,11 @@ r"""Numerical constants of kinmix, each defined once.
     (:math:`1000\sqrt\epsilon`) so that it stays positive definite.
 ``QUADRATURE_NODES``
     Default number of quadrature nodes of the tilted moments of EP.
+``AUTO_CG_SAMPLES``
+    The sample count from which ``method="auto"`` (``kinmix.scan`` with a
+    :class:`~kinmix.matfree.GenotypeGRM`, ``kinmix scan --method auto``) solves by
+    conjugate gradients instead of eigendecomposing: set from
+    ``benchmarks/matfree_crossover.py``.
 """
 
 from __future__ import annotations
@@ -57,3 +62,4 @@ RESIDUAL_SHARE_MIN = 1e-12
 #: ``scipy.stats.chi2(1).ppf(0.5)``.
 CHI2_MEDIAN = 0.454936423119572
 QUADRATURE_NODES = 1024
+AUTO_CG_SAMPLES = 2000

@@ -24,6 +24,11 @@ class FitError(KinmixError, ValueError):
     """A model could not be fitted (singular system, optimum on a hard bound, ...)."""
 
 
+class CGConvergenceError(FitError):
+    """Conjugate gradients reached their iteration cap before their tolerance; the message
+    names the stage (``reml``, ``loco``, ``refine``) and the relative residual reached."""
+
+
 class KinmixWarning(UserWarning):
     """Base class of the warnings issued by kinmix."""
 

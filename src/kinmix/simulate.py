@@ -22,6 +22,9 @@ r"""Simulated cohorts with the structure of real ones, for tests, demos and benc
    traits; ``continuous`` is the liability plus those shifts, ``binary`` is a threshold of
    it (30 % cases) and ``count`` is Poisson with log-rate linear in it. About 1 % of each
    trait is missing.
+
+:func:`simulate_families` is a lighter design for checks of relatedness alone: one
+population, unlinked variants, nuclear families plus unrelated people, and one trait.
 """
 
 from __future__ import annotations
@@ -381,3 +384,106 @@ def write_cohort(cohort: Cohort, prefix: str | Path) -> dict[str, Path]:
     except OSError as exc:
         raise InputError(f"cannot write the cohort to {prefix}: {exc}") from exc
     return paths
+
+
+@dataclass(frozen=True)
+class FamilyCohort:
+    """A cohort of nuclear families plus unrelated people (:func:`simulate_families`).
+
+    Attributes
+    ----------
+    dosages : ndarray, shape (n, m)
+        float64 dosages 0/1/2 (NaN where missing); parents first (mother, father of each
+        family), then the unrelated people, then the children family by family.
+    chromosomes : ndarray of str, shape (m,)
+        Chromosome label of each variant (``"1"``, ``"2"``, ...), in blocks.
+    trait : ndarray, shape (n,)
+        The trait: a polygenic score plus Gaussian noise.
+    causal : ndarray of bool, shape (m,)
+        The variants the polygenic score is built from.
+    """
+
+    dosages: np.ndarray
+    chromosomes: np.ndarray
+    trait: np.ndarray
+    causal: np.ndarray
+
+
+def simulate_families(
+    *,
+    families: int,
+    children: int,
+    unrelated: int,
+    variants: int,
+    chromosomes: int,
+    h2: float,
+    causal_chromosomes: int | None = None,
+    missing: float = 0.0,
+    seed: int = 0,
+) -> FamilyCohort:
+    r"""Draw ``families`` × (2 parents + ``children``) + ``unrelated`` people.
+
+    Founders (parents and unrelated people) carry Binomial(2, :math:`p_j`) dosages with
+    :math:`p_j \sim U(0.05, 0.5)`; a child gets one allele from each parent, drawn as
+    Bernoulli(:math:`g_{\text{parent}}/2`), independently per variant (no linkage), so
+    full siblings share half their genomes on average and the kinship has one block per
+    family. The trait is :math:`\sqrt{h^2}\,s/\operatorname{sd}(s) + \sqrt{1-h^2}\,e`
+    with :math:`s = Z\beta/\sqrt{m_c}`, Z the standardised dosages of every variant on
+    the first ``causal_chromosomes`` chromosomes (all by default), :math:`\beta, e` standard
+    normal. A fraction ``missing`` of the dosages is then set to NaN.
+
+    Parameters
+    ----------
+    families, children, unrelated : int
+        Number of families, children per family and unrelated people.
+    variants, chromosomes : int
+        Number of variants, spread in equal consecutive blocks over the chromosomes.
+    h2 : float
+        Heritability of the trait, in [0, 1).
+    causal_chromosomes : int, optional
+        Chromosomes 1…this carry the polygenic score (default: all).
+    missing : float
+        Fraction of dosages set missing, in [0, 1).
+    seed : int
+        Seed of NumPy's default generator.
+
+    Raises
+    ------
+    kinmix.InputError
+        If the cohort has fewer than 4 people, a chromosome no variant, or ``h2`` or
+        ``missing`` is outside [0, 1).
+    """
+    people = families * (2 + children) + unrelated
+    if min(families, children, unrelated) < 0 or people < 4:
+        raise InputError(
+            f"families, children and unrelated must be non-negative and give at least 4 "
+            f"people; got {families} × (2 + {children}) + {unrelated}."
+        )
+    if chromosomes < 1 or variants < chromosomes:
+        raise InputError(
+            f"need at least one variant per chromosome; got {variants} variants on "
+            f"{chromosomes} chromosomes."
+        )
+    if not (0.0 <= h2 < 1.0 and 0.0 <= missing < 1.0):
+        raise InputError(f"h2 and missing must lie in [0, 1); got h2={h2}, missing={missing}.")
+    rng = np.random.default_rng(seed)
+    freq = rng.uniform(0.05, 0.5, size=variants)
+    F = rng.binomial(2, freq, size=(2 * families + unrelated, variants)).astype(np.int8)
+    mothers = np.repeat(F[0 : 2 * families : 2], children, axis=0)
+    fathers = np.repeat(F[1 : 2 * families : 2], children, axis=0)
+    draws = rng.random((families * children, 2, variants))  # child by child, as drawn
+    kids = (draws[:, 0] < mothers / 2).astype(np.int8)
+    kids += (draws[:, 1] < fathers / 2).astype(np.int8)
+    G = np.vstack([F, kids]).astype(np.float64)
+    labels = np.repeat(np.arange(1, chromosomes + 1), -(-variants // chromosomes))[:variants]
+    ncausal = chromosomes if causal_chromosomes is None else causal_chromosomes
+    causal = labels <= ncausal
+    Z = G[:, causal] - G[:, causal].mean(axis=0)
+    sd = Z.std(axis=0)
+    Z = Z[:, sd > 0] / sd[sd > 0]
+    score = Z @ rng.standard_normal(Z.shape[1]) / np.sqrt(max(Z.shape[1], 1))
+    spread = score.std() if score.std() > 0 else 1.0
+    trait = np.sqrt(h2) * score / spread + np.sqrt(1 - h2) * rng.standard_normal(people)
+    if missing > 0:
+        G[rng.random(G.shape) < missing] = np.nan
+    return FamilyCohort(G, labels.astype(str), trait, causal)

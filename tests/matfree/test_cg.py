@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import kinmix
-from kinmix.matfree.cg import CGConvergenceError, NumpyBackend, solve
+import kinmix.matfree
+from kinmix.errors import CGConvergenceError
+from kinmix.matfree.cg import NumpyBackend, solve
 
 
 def _systems(n=60, C=4, seed=0):
@@ -65,6 +67,7 @@ def test_solve__cap_raises_naming_stage_and_residual():
                        r"relative residual [0-9.e-]+ \(tolerance 1e-10\)"):
         solve(apply, B, stage="loco", tol=1e-10, maxiter=2, backend=NumpyBackend())
     assert issubclass(CGConvergenceError, kinmix.FitError)
+    assert kinmix.matfree.CGConvergenceError is CGConvergenceError
 
 
 def test_solve__logs_iterations(caplog):

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from kinmix.matfree import matfree_scan
-
-from ._cohort import simulate
+from kinmix.simulate import simulate_families
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
@@ -29,13 +28,13 @@ def test_dask__agrees_with_numpy(client):
     sums over blocks differs (a tree on Dask), hence agreement far below 1e-10 except
     where a value is itself near zero (``atol`` 1e-13 covers betas of order 1e-5).
     """
-    cohort = simulate(families=30, children=3, unrelated=150, variants=400, chromosomes=2,
-                      h2=0.4, missing=0.01, seed=31)
+    cohort = simulate_families(families=30, children=3, unrelated=150, variants=400,
+                               chromosomes=2, h2=0.4, missing=0.01, seed=31)
     options = {"chromosomes": cohort.chromosomes, "refine_pvalue": 1e-2, "block_size": 100,
                "mc_samples": 4}
-    local = matfree_scan(cohort.G, cohort.y, **options)
-    G = da.from_array(cohort.G, chunks=(cohort.G.shape[0], 150))
-    distributed_table = matfree_scan(G, cohort.y, **options)
+    local = matfree_scan(cohort.dosages, cohort.trait, **options)
+    G = da.from_array(cohort.dosages, chunks=(cohort.dosages.shape[0], 150))
+    distributed_table = matfree_scan(G, cohort.trait, **options)
     assert (distributed_table["denominator"] == local["denominator"]).all()
     assert (local["denominator"] == "exact").sum() > 0
     for column in ("beta", "se", "chi2", "pvalue", "scale"):

@@ -7,8 +7,7 @@ import pytest
 
 import kinmix
 from kinmix.matfree import matfree_scan
-
-from ._cohort import simulate
+from kinmix.simulate import simulate_families
 
 #: Median of χ²₁.
 CHI2_MEDIAN = 0.454936423119572
@@ -23,17 +22,17 @@ def null_scan():
     """
     per_causal, per_null = 500, 6000
     sizes = [per_causal] * 4 + [per_null] * 4
-    cohort = simulate(families=150, children=4, unrelated=100, variants=sum(sizes),
+    cohort = simulate_families(families=150, children=4, unrelated=100, variants=sum(sizes),
                       chromosomes=8, h2=0.8, seed=5)
     chromosomes = np.repeat(np.arange(1, 9), sizes).astype(str)
     rank = np.concatenate([np.arange(s) for s in sizes])
     # The simulator's labels split variants evenly; relabel so that the first 2,000 are
     # the causal chromosomes 1–4 and the rest null chromosomes 5–8.
     causal = np.arange(sum(sizes)) < 4 * per_causal
-    y = _trait(cohort.G[:, causal], h2=0.8, seed=6)
-    table = matfree_scan(cohort.G, y, chromosomes=chromosomes, model=rank < per_causal)
+    y = _trait(cohort.dosages[:, causal], h2=0.8, seed=6)
+    table = matfree_scan(cohort.dosages, y, chromosomes=chromosomes, model=rank < per_causal)
     null = ~causal
-    ols = kinmix.scan(cohort.G[:, null], y)
+    ols = kinmix.scan(cohort.dosages[:, null], y)
     return table[null], ols
 
 

@@ -8,13 +8,12 @@ import pytest
 import kinmix
 from kinmix.matfree import GenotypeGRM
 from kinmix.matfree.operator import WHOLE_GENOME, encode
-
-from ._cohort import simulate
+from kinmix.simulate import simulate_families
 
 
 @pytest.fixture(scope="module")
 def cohort():
-    return simulate(
+    return simulate_families(
         families=20, children=2, unrelated=40, variants=300, chromosomes=3, h2=0.5,
         missing=0.02, seed=3,
     )
@@ -23,7 +22,7 @@ def cohort():
 @pytest.mark.parametrize(("precision", "rtol"), [("float64", 1e-12), ("float32", 2e-5)])
 def test_product__matches_dense_loco_kinships(cohort, precision, rtol):
     op = GenotypeGRM.from_genotypes(
-        cohort.G, cohort.chromosomes, block_size=37, precision=precision
+        cohort.dosages, cohort.chromosomes, block_size=37, precision=precision
     )
     rng = np.random.default_rng(0)
     groups = np.array([WHOLE_GENOME, 0, 1, 2, 1])
@@ -31,36 +30,36 @@ def test_product__matches_dense_loco_kinships(cohort, precision, rtol):
     got = op.product(V, groups)
     for k, g in enumerate(groups):
         keep = np.ones(op.m, bool) if g == WHOLE_GENOME else cohort.chromosomes != op.groups[g]
-        K = kinmix.grm(cohort.G[:, keep])
+        K = kinmix.grm(cohort.dosages[:, keep])
         np.testing.assert_allclose(got[:, k], K @ V[:, k], rtol=rtol, atol=rtol)
 
 
 def test_product__inactive_columns_are_zero(cohort):
-    op = GenotypeGRM.from_genotypes(cohort.G, cohort.chromosomes, precision="float64")
+    op = GenotypeGRM.from_genotypes(cohort.dosages, cohort.chromosomes, precision="float64")
     V = np.ones((op.n, 3))
     out = op.product(V, np.array([0, 1, 2]), active=np.array([True, False, True]))
     assert np.all(out[:, 1] == 0) and np.all(np.abs(out[:, [0, 2]]).sum(axis=0) > 0)
 
 
 def test_model_mask__only_model_variants_build_the_kinship(cohort):
-    model = np.arange(cohort.G.shape[1]) % 3 != 0
+    model = np.arange(cohort.dosages.shape[1]) % 3 != 0
     op = GenotypeGRM.from_genotypes(
-        cohort.G, cohort.chromosomes, model=model, precision="float64"
+        cohort.dosages, cohort.chromosomes, model=model, precision="float64"
     )
     v = np.random.default_rng(1).standard_normal((op.n, 1))
-    K = kinmix.grm(cohort.G[:, model])
+    K = kinmix.grm(cohort.dosages[:, model])
     np.testing.assert_allclose(op.product(v, np.array([WHOLE_GENOME])), K @ v, rtol=1e-12)
 
 
 def test_genetic_draws__are_standardised_genotypes_times_normal_effects(cohort):
     op = GenotypeGRM.from_genotypes(
-        cohort.G, cohort.chromosomes, block_size=50, precision="float64"
+        cohort.dosages, cohort.chromosomes, block_size=50, precision="float64"
     )
     groups = np.array([0, WHOLE_GENOME])
     draws = op.genetic_draws(groups, np.random.default_rng(7))
     rng = np.random.default_rng(7)
     U = np.vstack([rng.standard_normal((b.stop - b.start, 2)) for b in op.blocks])
-    Gs = cohort.G[:, op.order]
+    Gs = cohort.dosages[:, op.order]
     mean = np.nanmean(Gs, axis=0)
     Zfull = np.where(np.isnan(Gs), 0.0, Gs - mean)
     sd = np.sqrt((Zfull**2).mean(axis=0))

@@ -8,24 +8,42 @@ import pytest
 import kinmix
 from kinmix.matfree import CGConvergenceError, GenotypeGRM, matfree_scan
 from kinmix.matfree.reml import mc_reml
+from kinmix.simulate import simulate_families
 
-from ._cohort import simulate
+from ._exact import exact_loco, minus_log10
 
 
 @pytest.fixture(scope="module")
 def cohort():
-    return simulate(families=80, children=3, unrelated=300, variants=900, chromosomes=3,
+    return simulate_families(families=80, children=3, unrelated=300, variants=900, chromosomes=3,
                     h2=0.5, missing=0.01, seed=21)
 
 
 def test_mc_reml__global_delta_within_half_a_standard_error(cohort):
-    fit = kinmix.estimate_h2(cohort.y, np.ones((len(cohort.y), 1)), kinmix.grm(cohort.G))
-    table = matfree_scan(cohort.G, cohort.y, chromosomes=cohort.chromosomes,
+    fit = kinmix.estimate_h2(cohort.trait, np.ones((len(cohort.trait), 1)),
+                             kinmix.grm(cohort.dosages))
+    table = matfree_scan(cohort.dosages, cohort.trait, chromosomes=cohort.chromosomes,
                          loco_delta="global", refine_pvalue=0.0)
     deltas = set(table.attrs["matfree"]["delta"].values())
     assert len(deltas) == 1
     h2 = 1 - deltas.pop()
     assert abs(h2 - fit["h2"]) <= 0.5 * fit["h2_se"]
+
+
+def test_mc_reml__per_chromosome_delta_end_to_end(cohort):
+    """Default mode (δ per LOCO chunk): each chromosome's h² within 0.5 SE of the exact REML
+    h² of its LOCO kinship, and every p-value within 0.25 in −log10 of the exact LOCO scan."""
+    table = matfree_scan(cohort.dosages, cohort.trait, chromosomes=cohort.chromosomes)
+    reference, _ = exact_loco(cohort.dosages, cohort.chromosomes, cohort.trait)
+    X = np.ones((len(cohort.trait), 1))
+    deltas = table.attrs["matfree"]["delta"]
+    assert set(deltas) == {"1", "2", "3"}
+    for chrom, delta in deltas.items():
+        off = cohort.chromosomes != chrom
+        fit = kinmix.estimate_h2(cohort.trait, X, kinmix.grm(cohort.dosages[:, off]))
+        assert abs((1 - delta) - fit.h2) <= 0.5 * fit.h2_se, chrom
+    dlogp = np.abs(minus_log10(table["pvalue"]) - minus_log10(reference["pvalue"]))
+    assert np.nanmax(dlogp) <= 0.25
 
 
 @pytest.mark.parametrize(
@@ -40,13 +58,13 @@ def test_each_stage_cap__raises_naming_stage_and_residual(cohort, kwargs, stage)
     with pytest.raises(CGConvergenceError,
                        match=rf"stage '{stage}' reached the cap of 1 iterations with "
                              r"relative residual \d"):
-        matfree_scan(cohort.G, cohort.y, chromosomes=cohort.chromosomes, **kwargs)
+        matfree_scan(cohort.dosages, cohort.trait, chromosomes=cohort.chromosomes, **kwargs)
 
 
 def test_mc_reml__secant_cap_raises(cohort):
-    op = GenotypeGRM.from_genotypes(cohort.G, cohort.chromosomes)
+    op = GenotypeGRM.from_genotypes(cohort.dosages, cohort.chromosomes)
     with pytest.raises(kinmix.FitError, match=r"stage 'reml'\) did not settle within 2"):
-        mc_reml(op, cohort.y, np.ones((op.n, 1)), np.array([0]), samples=4,
+        mc_reml(op, cohort.trait, np.ones((op.n, 1)), np.array([0]), samples=4,
                 rng=np.random.default_rng(0), tol=1e-4, maxiter=200, max_steps=2)
 
 
@@ -69,11 +87,11 @@ def test_mc_reml__secant_cap_raises(cohort):
     ],
 )
 def test_matfree_scan__rejects_bad_arguments(cohort, kwargs, match):
-    n = len(cohort.y)
-    args = {"genotypes": cohort.G, "y": cohort.y, "chromosomes": cohort.chromosomes}
+    n = len(cohort.trait)
+    args = {"genotypes": cohort.dosages, "y": cohort.trait, "chromosomes": cohort.chromosomes}
     args.update(kwargs)
     if isinstance(args["y"], str):
-        args["y"] = np.where(np.arange(n) == 3, np.nan, cohort.y)
+        args["y"] = np.where(np.arange(n) == 3, np.nan, cohort.trait)
     if isinstance(args.get("X"), str):
         X = np.ones((n, 2))
         if kwargs["X"] == "nan":
@@ -87,7 +105,7 @@ def test_matfree_scan__rejects_bad_arguments(cohort, kwargs, match):
 
 def test_matfree_scan__reads_plink_files(cohort, tmp_path):
     bed_reader = pytest.importorskip("bed_reader")
-    G = cohort.G[:, :300]
+    G = cohort.dosages[:, :300]
     chromosomes = np.repeat(["1", "2"], 150)
     prefix = tmp_path / "cohort"
     bed_reader.to_bed(
@@ -98,8 +116,8 @@ def test_matfree_scan__reads_plink_files(cohort, tmp_path):
     from kinmix.io import read_plink
 
     plink = read_plink(prefix)
-    from_files = matfree_scan(plink, cohort.y, delta=0.5)
-    from_array = matfree_scan(G, cohort.y, chromosomes=chromosomes, delta=0.5,
+    from_files = matfree_scan(plink, cohort.trait, delta=0.5)
+    from_array = matfree_scan(G, cohort.trait, chromosomes=chromosomes, delta=0.5,
                               variants=[f"v{i}" for i in range(300)])
     assert list(from_files.columns[:5]) == ["chrom", "pos", "variant", "a1", "a2"]
     np.testing.assert_allclose(from_files["chi2"], from_array["chi2"], rtol=1e-12)

@@ -38,6 +38,7 @@ def scan(
     checkpoint: str | os.PathLike | None = None,
     restart: bool = False,
     deltas: Any | None = None,
+    method: str = "auto",
 ) -> pd.DataFrame:
     r"""Genome-wide association scan of one or many traits with a linear mixed model.
 
@@ -74,9 +75,12 @@ def scan(
     QS : tuple, optional
         ``((Q0, Q1), S0)``, the economic eigendecomposition of the kinship K
         (:func:`kinmix.economic_qs`, :func:`kinmix.economic_qs_linear`).
-    K : array_like, shape (n, n), optional
+    K : array_like, shape (n, n), or kinmix.matfree.GenotypeGRM, optional
         Kinship matrix, decomposed here when ``QS`` is not given. Without ``QS`` and
-        ``K`` the model has no random effect (ordinary least squares).
+        ``K`` the model has no random effect (ordinary least squares). A
+        :class:`~kinmix.matfree.GenotypeGRM` (:math:`K = ZZ^\top/m` of its model
+        variants, never formed) is what ``method="cg"`` needs; with ``method="exact"`` it
+        is formed densely and decomposed.
     interaction : array_like, shape (n, q), optional
         Environments E for a genotype-by-environment scan: variant :math:`g` is then
         tested through the set :math:`[g\odot E_1, \dots, g\odot E_q]` while its main
@@ -114,6 +118,16 @@ def scan(
         The null δ of each trait when already fitted (by an earlier call, or a
         heritability step with the same kinship and covariates): nothing is fitted, and
         the null state is built from them.
+    method : {"auto", "exact", "cg"}
+        ``"exact"``: eigendecompose K (:math:`O(n^3)`, the statistics above exactly).
+        ``"cg"``: K must be a :class:`~kinmix.matfree.GenotypeGRM`; δ by Monte-Carlo REML
+        (or ``deltas``), every linear system by conjugate gradients through the genotypes
+        and each variant's denominator calibrated, the variants with p < 1e-6 refined
+        exactly (:mod:`kinmix.matfree.arrays_scan`; one trait, ``test="lrt"``, no
+        interaction, no ``refit_delta`` or ``checkpoint``). The table then has no ``lml``
+        and a ``denominator`` column (``"calibrated"``/``"exact"``). ``"auto"`` (default):
+        ``"cg"`` when K is a GenotypeGRM of at least
+        ``kinmix.constants.AUTO_CG_SAMPLES`` samples, ``"exact"`` otherwise.
 
     Returns
     -------
@@ -180,6 +194,17 @@ def scan(
     ``se`` are those of :math:`g` in the full model, ``lml`` and ``scale`` its fit.
     """
     check_test(test, refit_delta, restricted, interaction is not None)
+    route, K = choose_method(method, K, QS)
+    if route == "cg":
+        if y is not None and np.ndim(y) == 2 and np.shape(y)[1] > 1:
+            raise InputError("method='cg' scans one trait: give y as a vector.")
+        if test != "lrt" or interaction is not None or refit_delta or checkpoint is not None:
+            raise InputError(
+                "method='cg' computes the likelihood-ratio test at the null δ: drop test=, "
+                "interaction=, refit_delta= and checkpoint=, or use method='exact'."
+            )
+        inputs = validate(G, y, X, None, None, None, variants, block_size)
+        return _scan_cg(inputs, K, deltas)
     inputs = validate(G, y, X, QS, K, interaction, variants, block_size)
     deltas = _deltas(deltas, inputs.Y.shape[1])
     if checkpoint is not None:
@@ -205,6 +230,39 @@ def scan(
     else:
         blocks = _run_local(state, inputs.G, inputs.block_size, verbose)
     return _table(blocks, inputs)
+
+
+def choose_method(method: str, K: Any, QS: Any) -> tuple[str, Any]:
+    """``("cg", operator)`` or ``("exact", K)`` for :func:`scan`'s ``method`` (see there);
+    a GenotypeGRM K that goes the exact way comes back as its dense matrix."""
+    from ..constants import AUTO_CG_SAMPLES
+    from ..matfree import GenotypeGRM
+
+    if method not in ("auto", "exact", "cg"):
+        raise InputError(f"method must be 'auto', 'exact' or 'cg'; got {method!r}.")
+    operator = isinstance(K, GenotypeGRM)
+    if method == "cg" and not operator:
+        raise InputError(
+            "method='cg' needs the kinship as an operator on the genotypes: pass "
+            "K=kinmix.matfree.GenotypeGRM.from_genotypes(genotypes, chromosomes) instead "
+            "of a matrix or QS."
+        )
+    if not operator:
+        return "exact", K
+    if method == "cg" or (method == "auto" and K.n >= AUTO_CG_SAMPLES):
+        if QS is not None:
+            raise InputError("give either QS or K, not both (QS is the eigendecomposition of K).")
+        return "cg", K
+    return "exact", K.dense()
+
+
+def _scan_cg(inputs: Inputs, op: Any, deltas: Any) -> pd.DataFrame:
+    from ..matfree.arrays_scan import operator_scan
+
+    delta = None
+    if deltas is not None:
+        delta = float(np.ravel(_deltas(deltas, 1))[0])
+    return operator_scan(op, inputs.G, inputs.Y[:, 0], inputs.X, inputs.variants, delta=delta)
 
 
 def _manifest(inputs: Inputs, options: dict, deltas: np.ndarray | None) -> dict:

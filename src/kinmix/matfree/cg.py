@@ -20,8 +20,8 @@ iteration are formed together, after the operator pass,
 so one iteration is one operator pass and one small reduction: on Dask, one graph whose
 only result sent back to the client is the 3×C array of reductions. A column stops when
 :math:`\|r_k\|/\|b_k\| \le` ``tol``; the others go on without it (its operator columns are
-skipped). Reaching ``maxiter`` raises :class:`CGConvergenceError` naming the stage and the
-residual reached: no statistic is ever computed from an unconverged solve.
+skipped). Reaching ``maxiter`` raises :class:`kinmix.errors.CGConvergenceError` naming the
+stage and the residual reached: no statistic is ever computed from an unconverged solve.
 
 *Preconditioning.* ``precondition`` accepts any symmetric positive definite
 :math:`M^{-1}`. Deflation by the top principal components of K,
@@ -43,13 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FitError
+from ..errors import CGConvergenceError
 
 logger = logging.getLogger("kinmix.matfree")
-
-
-class CGConvergenceError(FitError):
-    """Conjugate gradients reached their iteration cap before the tolerance."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +141,7 @@ def solve(
     tol : float
         Relative residual at which a column stops.
     maxiter : int
-        Iteration cap; reaching it raises :class:`CGConvergenceError`.
+        Iteration cap; reaching it raises :class:`kinmix.errors.CGConvergenceError`.
     backend : NumpyBackend or DaskBackend
     precondition : callable, optional
         ``precondition(R)`` → :math:`M^{-1}R` for a symmetric positive definite M.

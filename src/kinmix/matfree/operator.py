@@ -287,6 +287,19 @@ class GenotypeGRM:
                     out[:, columns] += Z @ W
         return out * scale
 
+    def dense(self) -> np.ndarray:
+        """The whole-genome kinship K as an n×n float64 NumPy matrix (:math:`O(n^2m)`
+        time, :math:`8n^2` bytes: for the exact path at moderate n)."""
+        eye = np.eye(self.n)
+        if self.distributed:
+            import dask.array as da
+
+            eye = da.from_array(eye, chunks=eye.shape)
+        groups = np.full(self.n, WHOLE_GENOME)
+        K = self.product(eye, groups, precision=np.float64)
+        K = np.asarray(K.compute() if self.distributed else K)
+        return 0.5 * (K + K.T)
+
     def _product_dask(self, V, column_groups, active, dtype, model) -> Any:
         import dask
         import dask.array as da

@@ -30,7 +30,7 @@ def matfree_scan(
     model: Sequence[bool] | None = None,
     delta: float | Mapping | None = None,
     loco_delta: str = "chunk",
-    mc_samples: int = 15,
+    mc_samples: int = 30,
     calibration_variants: int = 30,
     refine_pvalue: float = 1e-6,
     max_refine: int | None = 1000,
@@ -51,8 +51,8 @@ def matfree_scan(
     Stages: (1) δ by Monte-Carlo REML (:mod:`kinmix.matfree.reml`), per chromosome left
     out (``loco_delta="chunk"``, matching the exact LOCO path) or once on the whole genome
     (``"global"``), unless ``delta`` is given; (2) LOCO solves for y, X and
-    ``calibration_variants`` random variants; (3) the calibrated statistic of every
-    variant (:mod:`kinmix.matfree.association`); (4) the exact statistic (float64 solves)
+    ``calibration_variants`` random variants per chromosome; (3) the calibrated statistic
+    of every variant (:mod:`kinmix.matfree.association`); (4) the exact statistic (float64 solves)
     of the variants with p below ``refine_pvalue``, at most ``max_refine`` of them.
 
     Parameters
@@ -75,7 +75,8 @@ def matfree_scan(
     mc_samples : int
         Monte-Carlo draws per REML group.
     calibration_variants : int
-        Variants whose exact denominator calibrates the others.
+        Variants per chromosome whose exact denominator calibrates the chromosome's
+        others (one constant per chromosome, see :mod:`kinmix.matfree.association`).
     refine_pvalue : float
         Variants with a calibrated p-value below this are refined (1 refines all).
     max_refine : int or None
@@ -85,7 +86,7 @@ def matfree_scan(
     maxiter : int or mapping
         Iteration cap of every CG solve, or per stage (``{"refine": 1000}``, others 500);
         reaching it raises
-        :class:`~kinmix.matfree.cg.CGConvergenceError` (a :class:`kinmix.FitError`).
+        :class:`~kinmix.errors.CGConvergenceError` (a :class:`kinmix.FitError`).
     precision : {"float32", "float64"}
         GEMM precision of the REML and LOCO stages (refine is always float64).
     block_size : int
@@ -99,8 +100,8 @@ def matfree_scan(
         One row per variant in input order: ``chrom, variant, n, af, beta, se, chi2,
         pvalue, scale, reason, denominator`` (``pos, a1, a2`` too for PLINK input).
         ``chi2`` is the LRT :math:`n\log(R_0/R_1)` of :func:`kinmix.scan`; ``denominator``
-        is ``"calibrated"`` or ``"exact"``. ``attrs["matfree"]`` records δ per chromosome,
-        the calibration constant and its jackknife SE, and CG iterations per stage.
+        is ``"calibrated"`` or ``"exact"``. ``attrs["matfree"]`` records δ, the calibration
+        constant and its jackknife SE per chromosome, and CG iterations per stage.
     """
     stages = dict(TOLERANCES, **(tol or {}))
     unknown = set(stages) - set(TOLERANCES)
@@ -132,13 +133,11 @@ def matfree_scan(
     groups = np.arange(len(op.groups))
     deltas, reml = _deltas(op, yv, Xm, groups, delta, loco_delta, mc_samples, rng, stages,
                            caps["reml"])
-    testable = np.flatnonzero(op.inv_sd > 0)
-    ncal = min(calibration_variants, testable.size)
-    calibration = np.sort(rng.choice(testable, size=ncal, replace=False))
+    calibration = _calibration_variants(op, calibration_variants, rng)
     proj, cal, loco, spread = calibrate(
         op, yv, Xm, groups, deltas, calibration, tol=stages["loco"], maxiter=caps["loco"]
     )
-    logger.info("calibration constant %.4f (jackknife SE %.4f)", cal.constant, cal.standard_error)
+    logger.info("calibration constants %s (jackknife SE %s)", cal.constant, cal.standard_error)
     result = scan_blocks(
         op, Xm, {g: g for g in groups}, proj.Py, proj.rss0, spread, cal.constant
     )
@@ -162,12 +161,25 @@ def matfree_scan(
     table = _table(op, variants, info, result, denominator)
     table.attrs["matfree"] = {
         "delta": {op.groups[g]: float(deltas[g]) for g in groups},
-        "calibration": cal.constant,
-        "calibration_se": cal.standard_error,
+        "calibration": {op.groups[g]: float(cal.constant[g]) for g in groups},
+        "calibration_se": {op.groups[g]: float(cal.standard_error[g]) for g in groups},
         "iterations": iterations,
         "refined": 0 if refined is None else int(refined[0].size),
     }
     return table
+
+
+def _calibration_variants(op: GenotypeGRM, per_group: int, rng) -> np.ndarray:
+    """``per_group`` random non-constant variants of each chromosome (stored order)."""
+    chosen = []
+    for group in range(len(op.groups)):
+        stored = np.concatenate(
+            [np.arange(b.start, b.stop) for b in op.blocks if b.group == group]
+        )
+        testable = stored[op.inv_sd[stored] > 0]
+        count = min(per_group, testable.size)
+        chosen.append(rng.choice(testable, size=count, replace=False))
+    return np.sort(np.concatenate(chosen))
 
 
 def _deltas(op, y, X, groups, delta, loco_delta, samples, rng, stages, maxiter):

@@ -25,6 +25,7 @@ from .groups import (
     joint_group,
     trial_counts,
 )
+from .matfree import scan_cg, use_cg
 from .options import FileScan, ScanOptions, variants_per_block
 from .state import kinship_arrays, kinship_from_arrays, null_arrays, null_from_arrays
 from .tasks import ChromosomeNull, ScanJob, block_task, null_task, with_joint_nulls
@@ -181,6 +182,10 @@ def scan_files(
         raise InputError("every phenotype is missing for every kept sample: nothing to scan.")
     if options.trait_type == "continuous":
         check_groups(groups, Y, X)
+    if use_cg(options, n, precomputed=kinship is not None,
+              other_file=kinship_genotypes is not None):
+        return _scan_files_cg(genotypes, rows, Y, X, groups, traits, report, covariate_names,
+                              clock, run)
 
     # -- kinship: one pass ------------------------------------------------------------------
     current[0] = "kinship"
@@ -302,6 +307,37 @@ def scan_files(
         kinship=kinship_info,
         timings={k: round(v, 4) for k, v in clock.seconds.items()},
         steps=run.report(),
+    )
+
+
+def _scan_files_cg(genotypes, rows, Y, X, groups, traits, report, covariate_names, clock,
+                   run) -> FileScan:
+    """The matrix-free route (:mod:`kinmix.workflow.matfree`); nothing is checkpointed."""
+    chrom = genotypes.variants["chrom"].astype(str).to_numpy()
+    if len(set(chrom.tolist())) < 2:
+        raise InputError(
+            f"LOCO needs variants on at least two chromosomes; all are on {chrom[0]}."
+        )
+    with clock.step("matfree"):
+        tables, heritability, details = scan_cg(genotypes, rows, Y, X, groups, chrom)
+    with clock.step("assemble"):
+        table = _assemble(tables, genotypes.variants, traits)
+    report["covariates"] = covariate_names
+    kinship_info = {
+        "source": str(genotypes.path),
+        "kind": "standardized",
+        "method": "cg",
+        "calibration": {t: d["calibration"] for t, d in details.items()},
+        "iterations": {t: d["iterations"] for t, d in details.items()},
+        "refined": {t: d["refined"] for t, d in details.items()},
+    }
+    return FileScan(
+        table=table,
+        heritability=heritability,
+        samples=report,
+        kinship=kinship_info,
+        timings={k: round(v, 4) for k, v in clock.seconds.items()},
+        steps=(run or ResumableRun()).report(),
     )
 
 

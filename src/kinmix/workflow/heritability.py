@@ -17,6 +17,7 @@ from .._validate import (
 )
 from ..errors import BoundaryWarning, FitError, KinmixWarning
 from ..lmm import LinearMixedModel
+from ..matfree import GenotypeGRM
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,18 @@ class H2Estimate:
         return getattr(self, name)
 
 
-def estimate_h2(y: Any, X: Any, K: Any) -> H2Estimate:
+def estimate_h2(y: Any, X: Any, K: Any, *, mc_samples: int = 30, seed: int = 0) -> H2Estimate:
     r"""REML heritability of ``y`` given covariates ``X`` and a kinship ``K``.
 
     Fits :math:`y \sim N(X\beta, \sigma^2K + \tau^2I)` by REML (Hail's
     :class:`~kinmix.lmm.LinearMixedModel`) and returns an :class:`H2Estimate`. ``X`` may
     be any (n, c) array-like; a 1-D ``X`` is one covariate.
+
+    ``K`` may also be a :class:`kinmix.matfree.GenotypeGRM` (the whole-genome GRM of its
+    model variants, never formed): δ is then the Monte-Carlo REML root with ``mc_samples``
+    draws from ``seed`` (:mod:`kinmix.matfree.reml`), ``h2_se`` the average-information
+    standard error (:mod:`kinmix.matfree.heritability`), ``lml`` NaN (the log-determinant
+    is not formed) and ``k`` the bound :math:`\min(n, m)` on the kinship's rank.
 
     Warns
     -----
@@ -76,6 +83,8 @@ def estimate_h2(y: Any, X: Any, K: Any) -> H2Estimate:
     check_samples(y.shape[0], X.shape[1])
     check_full_column_rank(X, "X")
     check_not_fitted_exactly(y, X)
+    if isinstance(K, GenotypeGRM):
+        return _estimate_matfree(y, X, K, mc_samples, seed)
     model, _ = LinearMixedModel.from_kinship(y, X, K)
     if _proportional_to_identity(model.s):
         warnings.warn(
@@ -106,6 +115,21 @@ def estimate_h2(y: Any, X: Any, K: Any) -> H2Estimate:
         )
         return _estimate(model, h2_se=float("nan"))
     return _estimate(model)
+
+
+def _estimate_matfree(y: np.ndarray, X: np.ndarray, K: GenotypeGRM, samples: int,
+                      seed: int) -> H2Estimate:
+    from ..errors import InputError
+    from ..matfree.heritability import mc_reml_h2
+
+    if K.n != y.shape[0]:
+        raise InputError(
+            f"the GenotypeGRM K has {K.n} samples but y has {y.shape[0]}: build it from the "
+            "genotypes of the same samples, in the same order."
+        )
+    fit = mc_reml_h2(K, y, X, samples=samples, seed=seed)
+    return H2Estimate(h2=fit.h2, h2_se=fit.h2_se, delta=fit.delta, scale=fit.scale,
+                      beta=fit.beta, lml=float("nan"), n=K.n, k=min(K.n, int(K.counts.sum())))
 
 
 def _proportional_to_identity(s: np.ndarray) -> bool:

@@ -17,6 +17,8 @@ TRAIT_TYPES = ("continuous", "binary", "count", "binomial")
 JOINT_TESTS = ("any", "common")
 #: Likelihood of the GLMM null of each non-normal trait type.
 _LIKELIHOODS = {"binary": "bernoulli", "count": "poisson", "binomial": "binomial"}
+#: How the LMM is computed: eigendecomposition, conjugate gradients, or chosen by size.
+METHODS = ("auto", "exact", "cg")
 #: Float64 entries of one block of dosages (128 MiB) when no chunk size is given.
 BLOCK_ENTRIES = 2**24
 
@@ -36,6 +38,9 @@ class ScanOptions:
     a g×E scan; ``trials``: phenotype column of binomial trial counts; ``joint``: test the
     traits jointly with the multi-trait model :class:`kinmix.lmm.Kron2Sum` (``any``: an
     effect per trait; ``common``: one shared effect), on the samples observing every trait.
+    ``method``: ``exact`` (eigendecompositions), ``cg`` (matrix-free,
+    ``kinmix.workflow.matfree``) or ``auto`` (``cg`` from
+    ``kinmix.constants.AUTO_CG_SAMPLES`` samples when the options allow it).
     """
 
     loco: bool = True
@@ -51,9 +56,12 @@ class ScanOptions:
     interaction: str | None = None
     trials: str | None = None
     joint: str | None = None
+    method: str = "auto"
 
     def __post_init__(self) -> None:
-        for name, allowed in (("null", NULLS), ("test", TESTS), ("trait_type", TRAIT_TYPES)):
+        for name, allowed in (
+            ("null", NULLS), ("test", TESTS), ("trait_type", TRAIT_TYPES), ("method", METHODS)
+        ):
             value = getattr(self, name)
             if value not in allowed:
                 raise InputError(f"{name} must be one of {', '.join(allowed)}; got {value!r}.")
