@@ -171,10 +171,10 @@ def _scan_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--method",
         choices=("auto", "exact", "cg"),
-        default="auto",
-        help="exact: eigendecompose each LOCO kinship; cg: matrix-free conjugate gradients "
-        "(Monte-Carlo REML, calibrated statistics, exact refine of p < 1e-6; continuous "
-        "traits, --test lrt, no checkpoints); auto (default): cg from "
+        default="exact",
+        help="exact (default): eigendecompose each LOCO kinship; cg: matrix-free conjugate "
+        "gradients (Monte-Carlo REML, calibrated statistics, exact refine of p < 1e-6; "
+        "continuous traits, --test lrt, no checkpoints); auto: cg from "
         f"{AUTO_CG_SAMPLES:,} samples when the other options allow it",
     )
     group.add_argument("--chunk-size", type=int, metavar="N", help="variants per block read")

@@ -32,7 +32,7 @@ def exact_and_cg(files, tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     assert _scan(files, root / "exact", "--method", "exact") == 0
     assert _scan(files, root / "cg", "--method", "cg") == 0
-    assert _scan(files, root / "auto") == 0
+    assert _scan(files, root / "auto", "--method", "auto") == 0
     return root
 
 

@@ -38,9 +38,10 @@ class ScanOptions:
     a g×E scan; ``trials``: phenotype column of binomial trial counts; ``joint``: test the
     traits jointly with the multi-trait model :class:`kinmix.lmm.Kron2Sum` (``any``: an
     effect per trait; ``common``: one shared effect), on the samples observing every trait.
-    ``method``: ``exact`` (eigendecompositions), ``cg`` (matrix-free,
+    ``method``: ``exact`` (eigendecompositions, the default), ``cg`` (matrix-free,
     ``kinmix.workflow.matfree``) or ``auto`` (``cg`` from
-    ``kinmix.constants.AUTO_CG_SAMPLES`` samples when the options allow it).
+    ``kinmix.constants.AUTO_CG_SAMPLES`` samples when the options allow it). The
+    default stays exact: ``cg`` gives calibrated, not exact, statistics for p ≥ 1e-6.
     """
 
     loco: bool = True
@@ -56,7 +57,7 @@ class ScanOptions:
     interaction: str | None = None
     trials: str | None = None
     joint: str | None = None
-    method: str = "auto"
+    method: str = "exact"
 
     def __post_init__(self) -> None:
         for name, allowed in (
