@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import kinmix.workflow.output
 from kinmix.checkpoint import CheckpointStore
 from kinmix.cli import SCAN_OUTPUTS, main
 
@@ -162,14 +163,11 @@ def test_scan__a_failing_writer_names_the_folder_and_resumes_later(
 def test_scan__a_failing_final_write_publishes_nothing(cohort, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     assert main(_args(cohort, out, "--quiet")) == 0
-    real = pd.DataFrame.to_parquet
+    def full_disk(table, path):  # the disk fills up halfway through results.parquet
+        Path(path).write_bytes(b"PAR1 half a file")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    def full_disk(self, path, *args, **kwargs):
-        if str(path).endswith("results.parquet"):
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(self, path, *args, **kwargs)
-
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)
+    monkeypatch.setattr(kinmix.workflow.output, "write_parquet", full_disk)
     assert main(_args(cohort, out, "--quiet")) == 2
     err = capsys.readouterr().err
     assert f"cannot write the results in {out}: No space left on device" in err

@@ -17,6 +17,7 @@ from ..distributed import run_chromosomes
 from ..errors import InputError
 from ..grm import StreamedKinship
 from ..gwas import ResumableRun
+from ..io.genotypes import chromosome_labels
 from .groups import (
     conditioning_dosages,
     group_by_missingness,
@@ -25,6 +26,7 @@ from .groups import (
     trial_counts,
 )
 from .options import FileScan, ScanOptions, variants_per_block
+from .results import ScanTable
 from .state import kinship_arrays, kinship_from_arrays, null_arrays, null_from_arrays
 from .tasks import ChromosomeNull, ScanJob, block_task, null_task, with_joint_nulls
 
@@ -225,7 +227,7 @@ def scan_files(
     )
 
     # -- per chromosome: eigh, nulls, scan ------------------------------------------------------
-    chrom = genotypes.variants["chrom"].astype(str).to_numpy()
+    chrom = chromosome_labels(genotypes.variants)
     chromosomes = list(dict.fromkeys(chrom)) if options.loco else [None]
     if kin is not None and kin.kept:
         last = next(iter(kin.kept))
@@ -251,13 +253,16 @@ def scan_files(
         trials=trials,
     )
     names = {c: f"{i:04d}" for i, c in enumerate(chromosomes)}
-    tables, h2_tables, todo, nulls, sizes = [], [], {}, {}, {}
+    h2_tables, todo, nulls, sizes, blocks = [], {}, {}, {}, {}
     for c in chromosomes:
-        m_c = job.index(c).shape[0]
+        index = job.index(c)
+        m_c = index.shape[0]
         keys = [(f"block-{names[c]}-{start:010d}", (c, start)) for start in range(0, m_c, chunk)]
         sizes.update({key: min(chunk, m_c - start) for key, (_, start) in keys})
+        blocks.update({key: index[start : start + chunk] for key, (_, start) in keys})
         done = [key for key, _ in keys if run.has(key)]
-        tables += [run.load_frame(key, "block") for key in done]
+        for _ in done:  # read back from the store when the table is assembled
+            run.count_reloaded("block")
         todo[c] = [(key, argument) for key, argument in keys if key not in done]
         if run.has(f"null-{names[c]}"):
             h2_tables.append(run.load_frame(f"h2-{names[c]}", "heritability"))
@@ -275,22 +280,24 @@ def scan_files(
         run.save_frame(f"h2-{names[c]}", "heritability", null.heritability)
         run.save_arrays(f"null-{names[c]}", "null", null_arrays(null))
 
+    # with a store the blocks live there only; without one they are kept here
+    kept: dict[str, pd.DataFrame] = {}
     for key, (part, seconds) in run_chromosomes(
         null_task, block_task, job, todo, nulls=nulls, on_null=on_null, client=client
     ):
         for step, spent in seconds.items():
             clock.add(step, spent)
         run.save_frame(key, "block", part)
-        tables.append(part)
+        if run.store is None:
+            kept[key] = part
         if tick:
             tick(sizes[key])
     h2_rows = pd.concat(h2_tables, ignore_index=True) if h2_tables else pd.DataFrame()
-    with clock.step("assemble"):
-        labels = [f"joint:{options.joint}"] if options.joint else traits
-        table = _assemble(tables, genotypes.variants, labels)
+    labels = [f"joint:{options.joint}"] if options.joint else traits
+    load = kept.__getitem__ if run.store is None else run.store.load_frame
     report["covariates"] = covariate_names
     return FileScan(
-        table=table,
+        results=ScanTable.of_blocks(genotypes.variants, labels, blocks, load),
         heritability=h2_rows,
         samples=report,
         kinship=kinship_info,
@@ -313,24 +320,6 @@ def _kinship_source(
     other = _TimedReads(kinship_genotypes, clock, lambda: current[0])
     positions = pd.Index(kinship_genotypes.samples["iid"].astype(str)).get_indexer(ids)
     return other, positions, False
-
-
-def _assemble(tables: list[pd.DataFrame], variants: pd.DataFrame, traits: list[str]) -> Any:
-    """One table in file order (variant-major, traits in the order given)."""
-    table = pd.concat(tables, ignore_index=True)
-    if "trait" not in table.columns:
-        table.insert(1, "trait", traits[0])
-    rank = {t: i for i, t in enumerate(traits)}
-    table["_trait"] = table["trait"].map(rank)
-    table = table.sort_values(["_index", "_trait"], kind="stable")
-    info = variants.iloc[table["_index"].to_numpy()][["chrom", "pos", "variant", "a1", "a2"]]
-    info = info.reset_index(drop=True)
-    table = table.drop(columns=["_index", "_trait"]).reset_index(drop=True)
-    if len(traits) == 1:
-        table = table.drop(columns=["trait"])
-    out = pd.concat([info, table], axis=1)
-    out["chrom"] = out["chrom"].astype(str)
-    return out
 
 
 def loco_scan(genotypes: Any, y: np.ndarray, X: np.ndarray) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..grm import StreamedKinship
+from ..io.genotypes import shared_labels
 from .tasks import ChromosomeNull
 
 
@@ -61,12 +62,12 @@ def kinship_from_arrays(arrays: dict[str, np.ndarray]) -> StreamedKinship:
         n=int(arrays["n"]),
         kind=str(arrays["kind"]),
         counts=counts,
-        variant_chrom=arrays["variant_chrom"].astype(object),
+        variant_chrom=shared_labels(arrays["variant_chrom"]),
         keep=arrays["keep"],
         center=arrays["center"],
         scale=arrays["scale"],
         gram=None if gram is None else np.asfortranarray(gram),
         factor=arrays.get("factor"),
-        factor_chrom=(arrays["factor_chrom"].astype(object) if "factor_chrom" in arrays else None),
+        factor_chrom=shared_labels(arrays["factor_chrom"]) if "factor_chrom" in arrays else None,
         kept=kept,
     )
