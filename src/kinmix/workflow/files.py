@@ -28,7 +28,14 @@ from .groups import (
 from .options import FileScan, ScanOptions, variants_per_block
 from .results import ScanTable
 from .state import kinship_arrays, kinship_from_arrays, null_arrays, null_from_arrays
-from .tasks import ChromosomeNull, ScanJob, block_task, null_task, with_joint_nulls
+from .tasks import (
+    ChromosomeNull,
+    ScanJob,
+    block_task,
+    null_task,
+    with_glmm_scanners,
+    with_joint_nulls,
+)
 
 log = logging.getLogger("kinmix")
 
@@ -268,7 +275,7 @@ def scan_files(
             h2_tables.append(run.load_frame(f"h2-{names[c]}", "heritability"))
             if todo[c]:
                 stored = null_from_arrays(run.load_arrays(f"null-{names[c]}", "null"))
-                nulls[c] = with_joint_nulls(job, stored)
+                nulls[c] = with_joint_nulls(job, with_glmm_scanners(job, stored))
     tick = progress("scan", genotypes.shape[1]) if progress else None
     if tick:
         tick(sum(sizes[key] for key in sizes if run.has(key)))
