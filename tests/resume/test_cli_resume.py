@@ -163,6 +163,7 @@ def test_scan__a_failing_writer_names_the_folder_and_resumes_later(
 def test_scan__a_failing_final_write_publishes_nothing(cohort, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     assert main(_args(cohort, out, "--quiet")) == 0
+
     def full_disk(table, path):  # the disk fills up halfway through results.parquet
         Path(path).write_bytes(b"PAR1 half a file")
         raise OSError(errno.ENOSPC, "No space left on device")
