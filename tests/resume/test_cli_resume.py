@@ -85,6 +85,21 @@ def test_scan__killed_then_rerun_gives_the_same_table(cohort, uninterrupted, tmp
         assert reloaded["block"] == VARIANTS // BLOCK
 
 
+def test_scan__a_killed_binary_trait_scan_resumes_bit_for_bit(cohort, tmp_path):
+    binary = ["--pheno-name", "binary", "--trait-type", "binary", "--quiet"]
+    plain = tmp_path / "plain"
+    run_ok(_argv(cohort, plain, *binary))
+    out = tmp_path / "out"
+    run_killed(_argv(cohort, out, *binary), "block:5")
+    assert _finished(out) == []
+    run_ok(_argv(cohort, out, *binary))
+    assert (out / "results.parquet").read_bytes() == (plain / "results.parquet").read_bytes()
+    steps = json.loads((out / "summary.json").read_text())["steps"]
+    # the GLMM null of the chromosome with blocks left is reloaded, not refitted
+    assert steps["reloaded"]["null"] == 1 and steps["computed"]["null"] == 1
+    assert steps["reloaded"]["block"] == 5 and steps["computed"]["block"] == 7
+
+
 def test_scan__a_plain_run_says_it_did_not_resume(uninterrupted):
     summary = json.loads((uninterrupted / "summary.json").read_text())
     assert summary["resumed"] is False

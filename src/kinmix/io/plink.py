@@ -38,7 +38,7 @@ class PlinkGenotypes:
     samples : DataFrame
         Columns ``fid, iid`` in file order (n rows).
     variants : DataFrame
-        Columns ``chrom, variant, cm, pos, a1, a2`` in file order (m rows); ``a1`` is the
+        Columns ``chrom, variant, pos, a1, a2`` in file order (m rows); ``a1`` is the
         counted allele: the ``.bim``'s 5th column when ``count_a1`` is True, its 6th
         otherwise.
     count_a1 : bool
@@ -136,13 +136,14 @@ def _read_bim(bim: Path, count_a1: bool) -> pd.DataFrame:
     """The variants of a ``.bim`` file in compact columns, parsed in pieces.
 
     Strings are pandas' Arrow-backed ``str`` (a few bytes per entry rather than a Python
-    object each) and ``pos`` is int64; a1 names the counted allele.
+    object each) and ``pos`` is int64; the genetic distance (3rd column) is not kept; a1
+    names the counted allele.
     """
-    dtypes = {"chrom": str, "variant": str, "cm": np.float64, "pos": np.int64,
-              "first": str, "second": str}
+    dtypes = {"chrom": str, "variant": str, "pos": np.int64, "first": str, "second": str}
     try:
         pieces = list(pd.read_csv(bim, sep=r"\s+", header=None, names=BIM_COLUMNS,
-                                  dtype=dtypes, keep_default_na=False, chunksize=BIM_LINES))
+                                  usecols=list(dtypes), dtype=dtypes, keep_default_na=False,
+                                  chunksize=BIM_LINES))
     except (ValueError, pd.errors.ParserError) as exc:
         raise InputError(f"PLINK file {bim} has malformed lines: {exc}") from exc
     table = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
@@ -153,7 +154,7 @@ def _read_bim(bim: Path, count_a1: bool) -> pd.DataFrame:
                          "6 fields.")
     counted, other = ("first", "second") if count_a1 else ("second", "first")
     return table.rename(columns={counted: "a1", other: "a2"})[
-        ["chrom", "variant", "cm", "pos", "a1", "a2"]
+        ["chrom", "variant", "pos", "a1", "a2"]
     ]
 
 

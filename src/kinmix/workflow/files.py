@@ -29,6 +29,7 @@ from .options import FileScan, ScanOptions, variants_per_block
 from .results import ScanTable
 from .state import kinship_arrays, kinship_from_arrays, null_arrays, null_from_arrays
 from .tasks import (
+    HERITABILITY_COLUMNS,
     ChromosomeNull,
     ScanJob,
     block_task,
@@ -260,13 +261,14 @@ def scan_files(
         trials=trials,
     )
     names = {c: f"{i:04d}" for i, c in enumerate(chromosomes)}
-    h2_tables, todo, nulls, sizes, blocks = [], {}, {}, {}, {}
+    h2_tables, todo, nulls, sizes, spans = [], {}, {}, {}, {}
     for c in chromosomes:
         index = job.index(c)
         m_c = index.shape[0]
         keys = [(f"block-{names[c]}-{start:010d}", (c, start)) for start in range(0, m_c, chunk)]
         sizes.update({key: min(chunk, m_c - start) for key, (_, start) in keys})
-        blocks.update({key: index[start : start + chunk] for key, (_, start) in keys})
+        last = {key: min(start + chunk, m_c) - 1 for key, (_, start) in keys}
+        spans.update({key: (int(index[start]), int(index[last[key]])) for key, (_, start) in keys})
         done = [key for key, _ in keys if run.has(key)]
         for _ in done:  # read back from the store when the table is assembled
             run.count_reloaded("block")
@@ -299,12 +301,16 @@ def scan_files(
             kept[key] = part
         if tick:
             tick(sizes[key])
-    h2_rows = pd.concat(h2_tables, ignore_index=True) if h2_tables else pd.DataFrame()
+    h2_rows = (
+        pd.concat(h2_tables, ignore_index=True)
+        if h2_tables
+        else pd.DataFrame(columns=list(HERITABILITY_COLUMNS))
+    )
     labels = [f"joint:{options.joint}"] if options.joint else traits
     load = kept.__getitem__ if run.store is None else run.store.load_frame
     report["covariates"] = covariate_names
     return FileScan(
-        results=ScanTable.of_blocks(genotypes.variants, labels, blocks, load),
+        results=ScanTable.of_blocks(genotypes.variants, labels, spans, load),
         heritability=h2_rows,
         samples=report,
         kinship=kinship_info,

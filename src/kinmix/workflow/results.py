@@ -49,11 +49,11 @@ class ScanTable:
         cls,
         variants: pd.DataFrame,
         traits: list[str],
-        blocks: dict[str, np.ndarray],
+        spans: dict[str, tuple[int, int]],
         load: Callable[[str], pd.DataFrame],
     ) -> ScanTable:
-        """The table of ``blocks`` (key → file positions of its variants)."""
-        spans = {key: (int(index.min()), int(index.max())) for key, index in blocks.items()}
+        """The table of the blocks of ``spans`` (key → first and last file position of
+        its variants)."""
         keys = sorted(spans, key=lambda key: spans[key])
         return cls(variants, list(traits), keys, [spans[key] for key in keys], load)
 

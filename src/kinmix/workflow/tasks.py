@@ -33,6 +33,9 @@ from .options import ScanOptions
 
 log = logging.getLogger("kinmix")
 
+#: Columns of the heritability rows of a null state (none for a non-normal trait type).
+HERITABILITY_COLUMNS = ("trait", "chrom", "h2", "h2_se", "delta", "n")
+
 
 @dataclass(frozen=True)
 class ScanJob:
@@ -113,9 +116,8 @@ def null_task(job: ScanJob, c: str | None) -> ChromosomeNull:
         deltas.append(group_deltas)
         if job.options.trait_type != "continuous":
             glmms.append(fit_glmm_nulls(job.Y, job.X, group, QS, job.options, job.trials))
-    state = ChromosomeNull(
-        decompositions, deltas, pd.DataFrame(rows), seconds, glmms=glmms or None
-    )
+    heritability = pd.DataFrame(rows, columns=list(HERITABILITY_COLUMNS))
+    state = ChromosomeNull(decompositions, deltas, heritability, seconds, glmms=glmms or None)
     null = with_joint_nulls(job, state)
     seconds["null fits"] = time.perf_counter() - began
     log.debug(
