@@ -535,12 +535,16 @@ def _summary(
 ) -> dict:
     """The content of summary.json; ``table`` is the results' digest
     (:class:`kinmix.workflow.output.TableDigest`)."""
-    points = table.points
-    if "trait" not in points.columns:
-        name = result.heritability["trait"].iloc[0] if len(result.heritability) else "trait"
-        per_trait = {name: points}
+    pvalues = table.pvalues
+    if "trait" not in pvalues.columns:
+        name = (
+            result.heritability["trait"].iloc[0]
+            if len(result.heritability)
+            else result.results.traits[0]
+        )
+        per_trait = {name: pvalues}
     else:
-        per_trait = {str(t): rows for t, rows in points.groupby("trait", sort=False)}
+        per_trait = {str(t): rows for t, rows in pvalues.groupby("trait", sort=False)}
     heritability = {}
     for trait, rows in result.heritability.groupby("trait", sort=False):
         heritability[str(trait)] = {
@@ -589,7 +593,7 @@ def _scan_writers(results: Any, table: Any, summary: dict) -> dict:
         "results.parquet": lambda path: write_parquet(results, path),
         "results.tsv.gz": lambda path: write_tsv(results, path),
         "manhattan.png": lambda path: plot.manhattan(table.points, path, title=title),
-        "qq.png": lambda path: plot.qq(table.points, path, title=title),
+        "qq.png": lambda path: plot.qq(table.pvalues, path, title=title),
         "summary.json": lambda path: _write_json(path, summary),
     }
 

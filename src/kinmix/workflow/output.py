@@ -3,8 +3,8 @@
 Neither writer holds more than one block of the table: :func:`write_parquet` appends each
 block as a row group through a pyarrow ``ParquetWriter`` and :func:`write_tsv` appends it
 to a gzip stream. :func:`digest` reads the blocks once for what the summary and the plots
-need: the compact columns ``chrom, pos, pvalue`` (and ``trait``), the row counts and the
-rows of the smallest p-values.
+need: every p-value (and its trait), the thinned points of a Manhattan plot, the row
+counts and the rows of the smallest p-values.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .results import ScanTable
@@ -22,21 +23,33 @@ from .results import ScanTable
 TOP_COLUMNS = ("chrom", "pos", "variant", "trait", "beta", "se", "pvalue")
 
 
+#: p-values above this are thinned in :attr:`TableDigest.points`.
+THIN_ABOVE = 0.01
+#: About the most rows of p-values above :data:`THIN_ABOVE` kept in the points.
+BULK_ROWS = 50_000
+
+
 @dataclass(frozen=True)
 class TableDigest:
     """What a summary and the plots need from a scan's table, without the table.
 
     Attributes
     ----------
+    pvalues : DataFrame
+        ``pvalue`` and, with several traits, ``trait`` (categorical): one row per row of
+        the table (9 bytes each), for λGC and the QQ plot.
     points : DataFrame
-        ``chrom`` and ``trait`` (categorical; ``trait`` only with several traits), ``pos``
-        and ``pvalue``: one row per row of the table, about 20 bytes each.
+        ``chrom`` (categorical), ``pos``, ``pvalue`` (and ``trait``) of the rows a
+        Manhattan plot needs: every p ≤ :data:`THIN_ABOVE`, every k-th row for about
+        :data:`BULK_ROWS` rows in all, and the first and last row of every block (so each
+        chromosome's extent is exact).
     rows, tested : int
         Rows of the table, and rows with a p-value.
     top : DataFrame
         The rows with the smallest p-values (columns :data:`TOP_COLUMNS`), smallest first.
     """
 
+    pvalues: pd.DataFrame
     points: pd.DataFrame
     rows: int
     tested: int
@@ -46,24 +59,36 @@ class TableDigest:
 def digest(table: ScanTable, *, top: int) -> TableDigest:
     """Read ``table`` block by block for :class:`TableDigest` (``top`` best rows kept)."""
     chromosomes = pd.unique(table.variants["chrom"].astype(str))
-    points, best, rows = [], None, 0
+    step = max(1, -(-len(table.variants) * len(table.traits) // BULK_ROWS))
+    pvalues, points, best, rows = [], [], None, 0
     for chunk in table.chunks():
-        rows += len(chunk)
-        columns = {
-            "chrom": pd.Categorical(chunk["chrom"], categories=chromosomes),
-            "pos": chunk["pos"].to_numpy(),
-            "pvalue": chunk["pvalue"].to_numpy(dtype=float),
-        }
+        p = chunk["pvalue"].to_numpy(dtype=float)
+        columns = {"pvalue": p}
         if "trait" in chunk.columns:
             columns["trait"] = pd.Categorical(chunk["trait"], categories=table.traits)
-        points.append(pd.DataFrame(columns))
-        kept = [c for c in TOP_COLUMNS if c in chunk.columns]
-        candidates = chunk.nsmallest(top, "pvalue")[kept]
+        pvalues.append(pd.DataFrame(columns))
+        kept = ~(p > THIN_ABOVE) | ((rows + np.arange(p.shape[0])) % step == 0)
+        kept[[0, -1]] = True
+        chosen = chunk[kept]
+        points.append(
+            pd.DataFrame(
+                {"chrom": pd.Categorical(chosen["chrom"], categories=chromosomes),
+                 "pos": chosen["pos"].to_numpy(), **{k: v[kept] for k, v in columns.items()}}
+            )
+        )
+        rows += len(chunk)
+        candidates = chunk.nsmallest(top, "pvalue")[[c for c in TOP_COLUMNS if c in chunk]]
         best = candidates if best is None else pd.concat([best, candidates]).nsmallest(
             top, "pvalue"
         )
-    frame = pd.concat(points, ignore_index=True) if len(points) > 1 else points[0]
-    return TableDigest(frame, rows, int(frame["pvalue"].notna().sum()), best)
+    everything = pd.concat(pvalues, ignore_index=True) if len(pvalues) > 1 else pvalues[0]
+    return TableDigest(
+        pvalues=everything,
+        points=pd.concat(points, ignore_index=True),
+        rows=rows,
+        tested=int(everything["pvalue"].notna().sum()),
+        top=best,
+    )
 
 
 def write_parquet(table: ScanTable, path: str | Path) -> None:
