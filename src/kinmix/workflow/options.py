@@ -96,7 +96,7 @@ class ScanOptions:
 class FileScan:
     """What :func:`scan_files` returns.
 
-    ``results``: the table as blocks (:class:`~kinmix.workflow.results.ScanTable`, read
+    ``results``: the table as blocks (``kinmix.workflow.results.ScanTable``, read
     block by block by the result writers); ``table``: all of it, one row per variant (and
     trait), in file order (assembled on first access); ``heritability``: one row per
     trait and kinship (``chrom`` is the left-out chromosome, or ``"none"``) with ``h2``,
@@ -115,7 +115,7 @@ class FileScan:
 
     @cached_property
     def table(self) -> pd.DataFrame:
-        """The whole table (:meth:`ScanTable.frame`, assembled once)."""
+        """The whole table (``ScanTable.frame()``, assembled once)."""
         return self.results.frame()
 
 
