@@ -4,9 +4,18 @@ Writes two PLINK cohorts with the same n samples and m = 30,000 and m = 300,000 
 (on 10 chromosomes), runs ``kinmix scan`` (LOCO, checkpointed) on each in a child process
 and reads the child's peak resident memory (``ru_maxrss`` from ``os.wait4``). The claim:
 the two peaks differ by less than the in-memory size of the m = 300,000 results table, the
-one thing that must grow with m. Prints the peaks, the table size, the size the added
+one thing that must grow with m. That size is ``memory_usage(deep=True)`` of the table
+read back from ``results.parquet`` by pandas (Arrow-backed strings, float64 and int64
+columns, about 130 bytes a row). Prints the peaks, the table size, the size the added
 dosages would have in memory (what a scan holding G would need) and the verdict, and
-exits 1 if the claim fails. Run ``python benchmarks/memory.py`` (a few minutes; about 200
+exits 1 if the claim fails.
+
+Both runs read blocks of ``--chunk-size`` variants (default 2,000). A block holds
+n × chunk dosages whatever m is, but a block never spans two chromosomes: with kinmix's
+default size (2²⁴ entries, 33,554 variants at n = 500, capped at 16,384) the 3,000-variant
+chromosomes of the small cohort would be read in smaller blocks than the 30,000-variant
+ones of the large cohort, and the peaks would differ by those blocks' size, not by
+anything that grows with m. Run ``python benchmarks/memory.py`` (a few minutes; about 200
 MB of files in a temporary folder) or ``--samples 200 --small 3000 --large 30000``.
 """
 
@@ -56,9 +65,10 @@ def write_cohort(prefix: Path, n: int, m: int, *, chromosomes: int = 10, seed: i
     pheno.to_csv(prefix.with_name(prefix.name + ".pheno.tsv"), sep="\t", index=False)
 
 
-def peak_of_scan(prefix: Path, out: Path) -> float:
+def peak_of_scan(prefix: Path, out: Path, chunk: int) -> float:
     """Peak resident memory (MiB) of a ``kinmix scan`` child process."""
     argv = [sys.executable, "-c", RUN, "scan", "--bfile", str(prefix), "--quiet"]
+    argv += ["--chunk-size", str(chunk)]
     argv += ["--pheno", str(prefix.with_name(prefix.name + ".pheno.tsv")), "--out", str(out)]
     child = subprocess.Popen(argv, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
@@ -72,13 +82,16 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--small", type=int, default=30_000, help="variants of the small run")
     parser.add_argument("--large", type=int, default=300_000, help="variants of the large run")
+    parser.add_argument("--chunk-size", type=int, default=2000, help="variants per block")
     args = parser.parse_args()
+    block = args.samples * args.chunk_size * 8 / MIB
+    print(f"blocks of {args.chunk_size} variants: {block:.1f} MiB of float64 dosages each")
     with tempfile.TemporaryDirectory() as folder:
         peaks, tables = {}, {}
         for m in (args.small, args.large):
             prefix = Path(folder) / f"m{m}"
             write_cohort(prefix, args.samples, m)
-            peaks[m] = peak_of_scan(prefix, Path(folder) / f"out{m}")
+            peaks[m] = peak_of_scan(prefix, Path(folder) / f"out{m}", args.chunk_size)
             table = pd.read_parquet(Path(folder) / f"out{m}" / "results.parquet")
             tables[m] = table.memory_usage(deep=True).sum() / MIB
             print(f"n = {args.samples}, m = {m:>7}: peak {peaks[m]:8.1f} MiB, "

@@ -137,19 +137,20 @@ def test_checkpoint_store__errors_and_untrusted_leftovers(tmp_path):
 
 def test_checkpoint_store__a_failed_save_keeps_the_previous_result(tmp_path, monkeypatch):
     import pandas as pd
+    from pyarrow import feather
 
     from kinmix.checkpoint import CheckpointStore
 
     store = CheckpointStore.open(tmp_path, manifest=MANIFEST)
     store.save_frame("part", pd.DataFrame({"x": [1.0]}))
 
-    def broken(self, path, *args, **kwargs):
-        Path(path).write_bytes(b"PAR1 half")
+    def broken(frame, path, *args, **kwargs):
+        Path(path).write_bytes(b"ARROW1 half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
+    monkeypatch.setattr(feather, "write_feather", broken)
     with pytest.raises(OSError, match="disk full"):
         store.save_frame("part", pd.DataFrame({"x": [2.0]}))
     monkeypatch.undo()
     pd.testing.assert_frame_equal(store.load_frame("part"), pd.DataFrame({"x": [1.0]}))
-    assert sorted(p.name for p in store.path.iterdir()) == ["manifest.json", "part.parquet"]
+    assert sorted(p.name for p in store.path.iterdir()) == ["manifest.json", "part.arrow"]

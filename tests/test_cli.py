@@ -93,6 +93,39 @@ def test_scan__two_traits_f_test_without_loco(cohort, tmp_path, capsys):
     assert summary["options"]["test"] == "f" and summary["options"]["loco"] is False
 
 
+@pytest.mark.parametrize("bgen", ["tiny12.bgen", "tiny13.bgen"])
+def test_scan__bgen_input_equals_the_plink_input_on_the_same_dosages(bgen, tmp_path):
+    pytest.importorskip("cbgen")
+    from kinmix.io import open_genotypes
+
+    data = Path(__file__).resolve().parent / "io" / "data"
+    plink = open_genotypes(bfile=data / "tiny")
+    # the BGEN files are plink2's 8-bit exports of tiny.bed: hard calls, stored exactly
+    same = open_genotypes(bgen=data / bgen, sample=data / "tiny.sample").read()
+    np.testing.assert_array_equal(same, plink.read())
+    rng = np.random.default_rng(7)
+    G = np.nan_to_num(plink.read(), nan=1.0)
+    pheno = plink.samples.rename(columns={"fid": "FID", "iid": "IID"})
+    pheno["y"] = G[:, [3, 25]] @ [0.8, -0.6] + rng.normal(size=len(pheno))
+    pheno.to_csv(tmp_path / "pheno.tsv", sep="\t", index=False)
+    common = ["--pheno", str(tmp_path / "pheno.tsv"), "--test", "wald", "--quiet"]
+    assert main(["scan", "--bfile", str(data / "tiny"), *common,
+                 "--out", str(tmp_path / "plink")]) == 0
+    assert main(["scan", "--bgen", str(data / bgen), "--sample", str(data / "tiny.sample"),
+                 *common, "--out", str(tmp_path / "bgen")]) == 0
+    expected = pd.read_parquet(tmp_path / "plink" / "results.parquet")
+    table = pd.read_parquet(tmp_path / "bgen" / "results.parquet")
+    assert list(table.columns) == list(expected.columns) and len(table) == 40
+    for column in table.columns:
+        if table[column].dtype.kind == "f":
+            np.testing.assert_allclose(table[column], expected[column], rtol=1e-8, atol=1e-12)
+        else:
+            assert table[column].tolist() == expected[column].tolist(), column
+    assert table["pvalue"].min() < 1e-3  # the two causal variants are found by both
+    summary = json.loads((tmp_path / "bgen" / "summary.json").read_text())
+    assert summary["kinship"]["per_chromosome"] == {"1": 20, "2": 20}
+
+
 @pytest.mark.parametrize("joint", ["any", "common"])
 def test_scan__joint_multi_trait_test_equals_joint_scan(cohort, tmp_path, joint):
     from kinmix.grm import grm

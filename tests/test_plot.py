@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2
 
-from kinmix import InputError
+from kinmix import InputError, plot
 from kinmix.plot import genomic_inflation, h2_profile, manhattan, qq
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -73,6 +73,27 @@ def test_qq__png_and_lambda(tmp_path):
     assert genomic_inflation(chi2.sf(statistics, 1)) == pytest.approx(
         np.median(statistics) / 0.454936423119572)
     assert abs(genomic_inflation(chi2.sf(statistics, 1)) - 1.3) < 0.06
+
+
+def test_plots__thin_the_large_p_values_evenly_and_keep_every_small_one(tmp_path, monkeypatch):
+    rng = np.random.default_rng(3)
+    p = rng.uniform(size=100_000)
+    drawn = plot._drawn(p)
+    assert drawn[p <= plot.THIN_ABOVE].all()
+    bulk = np.flatnonzero(p > plot.THIN_ABOVE)
+    kept = np.flatnonzero(drawn[bulk])
+    step = -(-bulk.size // plot.BULK_POINTS)
+    assert 0.9 * plot.BULK_POINTS < kept.size <= plot.BULK_POINTS
+    np.testing.assert_array_equal(kept, np.arange(0, bulk.size, step))  # evenly spaced
+    np.testing.assert_array_equal(plot._drawn(p.copy()), drawn)
+    few = rng.uniform(size=500)
+    assert plot._drawn(few).all()  # below the limit nothing is thinned
+    # thinned plots still show the peak above the significance line and λGC of all rows
+    monkeypatch.setattr(plot, "BULK_POINTS", 50)
+    pixels = image(manhattan(scan_table(), tmp_path / "m.png"))
+    assert has_red(pixels) > 300
+    assert has_colour(pixels, (0x7A / 255, 0xA6 / 255, 0xD6 / 255))
+    image(qq(scan_table(), tmp_path / "qq.png"))
 
 
 def test_h2_profile__png(tmp_path):

@@ -513,15 +513,18 @@ def _run_scan(args: argparse.Namespace, out: Path, started: float) -> int:
     dropped = result.samples.get("dropped", {})
     log.info("samples kept: %d of %d; dropped: %s", result.samples["kept"], n, dropped)
     _log_heritability(result.heritability)
-    summary = _summary(args, result, options, started)
-    table = result.table
+    from .workflow.output import digest
+
     write_started = time.perf_counter()
-    _publish(out, _scan_writers(table, summary, args.top))
+    # the table is never held whole: its blocks are read from the checkpoints per output
+    table = digest(result.results, top=args.top)
+    summary = _summary(args, result, table, options, started)
+    _publish(out, _scan_writers(result.results, table, summary))
     summary["timings"]["write"] = round(time.perf_counter() - write_started, 4)
     _rewrite_summary(out, summary)
     for trait, value in summary["lambda_gc"].items():
         log.info("lambda_GC %s = %.3f", trait, value)
-    log.info("top hits:\n%s", _top_table(table, args.top))
+    log.info("top hits:\n%s", _top_table(table.top))
     log.info("results written to %s", out)
     return 0
 
@@ -537,14 +540,21 @@ def _log_heritability(heritability: pd.DataFrame) -> None:
         )
 
 
-def _summary(args: argparse.Namespace, result: Any, options: Any, started: float) -> dict:
-    table = result.table
-    traits = table["trait"].unique().tolist() if "trait" in table.columns else None
-    if traits is None:
-        name = result.heritability["trait"].iloc[0] if len(result.heritability) else "trait"
-        per_trait = {name: table}
+def _summary(
+    args: argparse.Namespace, result: Any, table: Any, options: Any, started: float
+) -> dict:
+    """The content of summary.json; ``table`` is the results' digest
+    (:class:`kinmix.workflow.output.TableDigest`)."""
+    pvalues = table.pvalues
+    if "trait" not in pvalues.columns:
+        name = (
+            result.heritability["trait"].iloc[0]
+            if len(result.heritability)
+            else result.results.traits[0]
+        )
+        per_trait = {name: pvalues}
     else:
-        per_trait = {t: table[table["trait"] == t] for t in traits}
+        per_trait = {str(t): rows for t, rows in pvalues.groupby("trait", sort=False)}
     heritability = {}
     for trait, rows in result.heritability.groupby("trait", sort=False):
         heritability[str(trait)] = {
@@ -564,8 +574,8 @@ def _summary(args: argparse.Namespace, result: Any, options: Any, started: float
         "kinship": result.kinship,
         "heritability": heritability,
         "lambda_gc": {str(t): lambda_gc(rows["pvalue"]) for t, rows in per_trait.items()},
-        "variants": {"tested": int(table["pvalue"].notna().sum()), "rows": len(table)},
-        "top_hits": _top_hits(table, args.top),
+        "variants": {"tested": table.tested, "rows": table.rows},
+        "top_hits": _top_hits(table.top),
         "resumed": result.steps.get("resumed", False),
         "steps": result.steps,
         "timings": timings,
@@ -574,42 +584,26 @@ def _summary(args: argparse.Namespace, result: Any, options: Any, started: float
     }
 
 
-def _top_hits(table: pd.DataFrame, top: int) -> list[dict]:
-    columns = [
-        c
-        for c in ("chrom", "pos", "variant", "trait", "beta", "se", "pvalue")
-        if c in table.columns
-    ]
-    hits = table.nsmallest(top, "pvalue")[columns]
-    return json.loads(hits.to_json(orient="records"))
+def _top_hits(top: pd.DataFrame) -> list[dict]:
+    return json.loads(top.to_json(orient="records"))
 
 
-def _top_table(table: pd.DataFrame, top: int) -> str:
-    columns = [
-        c
-        for c in ("chrom", "pos", "variant", "trait", "beta", "se", "pvalue")
-        if c in table.columns
-    ]
-    hits = table.nsmallest(top, "pvalue")[columns]
-    return hits.to_string(index=False, float_format=lambda v: f"{v:.3g}")
+def _top_table(top: pd.DataFrame) -> str:
+    return top.to_string(index=False, float_format=lambda v: f"{v:.3g}")
 
 
-def _scan_writers(table: pd.DataFrame, summary: dict, top: int) -> dict:
+def _scan_writers(results: Any, table: Any, summary: dict) -> dict:
+    """The writers of ``kinmix scan``'s outputs: the tables streamed from ``results``
+    (:class:`kinmix.workflow.results.ScanTable`), the plots from its digest ``table``."""
     from . import plot
+    from .workflow.output import write_parquet, write_tsv
 
     title = ", ".join(summary["lambda_gc"])
-
-    def parquet(path: Path) -> None:
-        table.to_parquet(path, index=False)
-
-    def tsv(path: Path) -> None:
-        table.to_csv(path, sep="\t", index=False, float_format="%.6g", compression="gzip")
-
     return {
-        "results.parquet": parquet,
-        "results.tsv.gz": tsv,
-        "manhattan.png": lambda path: plot.manhattan(table, path, title=title),
-        "qq.png": lambda path: plot.qq(table, path, title=title),
+        "results.parquet": lambda path: write_parquet(results, path),
+        "results.tsv.gz": lambda path: write_tsv(results, path),
+        "manhattan.png": lambda path: plot.manhattan(table.points, path, title=title),
+        "qq.png": lambda path: plot.qq(table.pvalues, path, title=title),
         "summary.json": lambda path: _write_json(path, summary),
     }
 

@@ -42,6 +42,7 @@ import numpy as np
 
 from .errors import InputError
 from .impute import mean_impute
+from .io.genotypes import chromosome_labels
 from .linalg import DEFAULT_RTOL, economic_qs_linear
 
 #: The kinds of kinship: :math:`(g-\bar g)/\sigma` or :math:`g-\bar g`.
@@ -241,7 +242,7 @@ class StreamedKinship:
             raise InputError(f"maf must lie in [0, 0.5]; got {maf}.")
         if not 0.0 <= max_missing <= 1.0:
             raise InputError(f"max_missing must lie in [0, 1]; got {max_missing}.")
-        chrom = genotypes.variants["chrom"].astype(str).to_numpy()
+        chrom = chromosome_labels(genotypes.variants)
         n = genotypes.shape[0] if samples is None else len(samples)
         m = chrom.shape[0]
         if low_rank is None:

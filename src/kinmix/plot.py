@@ -32,6 +32,10 @@ DPI = 120
 P_FLOOR = 1e-300
 #: Chromosome colours of the Manhattan plot (alternating) and trait colours of the QQ plot.
 SHADES = ("#1f4e79", "#7aa6d6")
+#: p-values above this are thinned in the scan plots; every smaller one is drawn.
+THIN_ABOVE = 0.01
+#: Most points drawn per trait among the p-values above :data:`THIN_ABOVE`.
+BULK_POINTS = 20_000
 TRAIT_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
 
 
@@ -91,6 +95,18 @@ def _minus_log10(p: np.ndarray) -> np.ndarray:
     return -np.log10(np.clip(p, floor, 1.0))
 
 
+def _drawn(p: np.ndarray) -> np.ndarray:
+    """Mask of the points drawn: every p ≤ :data:`THIN_ABOVE` (and NaN), and of the larger
+    ones an evenly spaced subset of at most :data:`BULK_POINTS`, the same for the same
+    input (a genome of p-values would otherwise mean millions of markers that all land
+    on the same few pixel rows)."""
+    drawn = ~(p > THIN_ABOVE)
+    bulk = np.flatnonzero(~drawn)
+    if bulk.size:
+        drawn[bulk[:: -(-bulk.size // BULK_POINTS)]] = True
+    return drawn
+
+
 def manhattan(
     table: pd.DataFrame,
     path: str | Path,
@@ -104,7 +120,9 @@ def manhattan(
     ----------
     table : DataFrame
         Columns ``chrom``, ``pos``, ``pvalue``, and optionally ``trait`` (one panel per
-        trait, in order of appearance). Rows with a missing p-value are skipped.
+        trait, in order of appearance). Rows with a missing p-value are skipped; of the
+        p-values above :data:`THIN_ABOVE` at most :data:`BULK_POINTS` evenly spaced ones
+        per trait are drawn (every smaller one is).
     path : str or Path
         PNG file to write.
     title : str, optional
@@ -141,6 +159,8 @@ def manhattan(
     figure, axes = _figure(11.0, 1.0 + 2.6 * len(traits), rows=len(traits))
     for axis, (trait, rows) in zip(axes, traits, strict=True):
         rows_chrom = rows["chrom"].astype(str)
+        drawn = _drawn(rows["pvalue"].to_numpy(float))
+        rows, rows_chrom = rows[drawn], rows_chrom[drawn]
         x = rows["pos"].to_numpy(float) + rows_chrom.map(offset_of).to_numpy(float)
         y = _minus_log10(rows["pvalue"])
         for k, name in enumerate(order):
@@ -191,7 +211,8 @@ def qq(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> Pa
     -----
     For m p-values the i-th smallest is drawn against :math:`-\log_{10}((i - 1/2)/m)`; the
     grey band is the 95 % interval of the i-th uniform order statistic,
-    :math:`\mathrm{Beta}(i, m - i + 1)`.
+    :math:`\mathrm{Beta}(i, m - i + 1)`. Every p ≤ :data:`THIN_ABOVE` is drawn, and at
+    most :data:`BULK_POINTS` evenly spaced ones of the larger (λGC uses all of them).
 
     Raises
     ------
@@ -208,13 +229,14 @@ def qq(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> Pa
     for k, (trait, rows) in enumerate(_traits(table)):
         p = np.sort(rows["pvalue"].to_numpy(float))
         m = len(p)
-        rank = np.arange(1, m + 1)
+        inflation = genomic_inflation(p)
+        drawn = _drawn(p)
+        rank, p = np.flatnonzero(drawn) + 1, p[drawn]
         expected = -np.log10((rank - 0.5) / m)
         if k == 0:
             axis.fill_between(expected, -np.log10(beta.ppf(0.975, rank, m - rank + 1)),
                               -np.log10(beta.ppf(0.025, rank, m - rank + 1)),
                               color="#dddddd", linewidth=0, label="95% null band")
-        inflation = genomic_inflation(p)
         label = f"λGC = {inflation:.3f}" if trait is None else f"{trait}: λGC = {inflation:.3f}"
         axis.plot(expected, _minus_log10(p), linestyle="none", marker="o", markersize=2.5,
                   color=TRAIT_COLOURS[k % len(TRAIT_COLOURS)], label=label, rasterized=True,

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import kinmix.workflow.output
 from kinmix.checkpoint import CheckpointStore
 from kinmix.cli import SCAN_OUTPUTS, main
 
@@ -82,6 +83,21 @@ def test_scan__killed_then_rerun_gives_the_same_table(cohort, uninterrupted, tmp
     if step == "write":  # every step was stored: nothing is recomputed
         assert summary["steps"]["computed"] == {}
         assert reloaded["block"] == VARIANTS // BLOCK
+
+
+def test_scan__a_killed_binary_trait_scan_resumes_bit_for_bit(cohort, tmp_path):
+    binary = ["--pheno-name", "binary", "--trait-type", "binary", "--quiet"]
+    plain = tmp_path / "plain"
+    run_ok(_argv(cohort, plain, *binary))
+    out = tmp_path / "out"
+    run_killed(_argv(cohort, out, *binary), "block:5")
+    assert _finished(out) == []
+    run_ok(_argv(cohort, out, *binary))
+    assert (out / "results.parquet").read_bytes() == (plain / "results.parquet").read_bytes()
+    steps = json.loads((out / "summary.json").read_text())["steps"]
+    # the GLMM null of the chromosome with blocks left is reloaded, not refitted
+    assert steps["reloaded"]["null"] == 1 and steps["computed"]["null"] == 1
+    assert steps["reloaded"]["block"] == 5 and steps["computed"]["block"] == 7
 
 
 def test_scan__a_plain_run_says_it_did_not_resume(uninterrupted):
@@ -162,14 +178,12 @@ def test_scan__a_failing_writer_names_the_folder_and_resumes_later(
 def test_scan__a_failing_final_write_publishes_nothing(cohort, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     assert main(_args(cohort, out, "--quiet")) == 0
-    real = pd.DataFrame.to_parquet
 
-    def full_disk(self, path, *args, **kwargs):
-        if str(path).endswith("results.parquet"):
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(self, path, *args, **kwargs)
+    def full_disk(table, path):  # the disk fills up halfway through results.parquet
+        Path(path).write_bytes(b"PAR1 half a file")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)
+    monkeypatch.setattr(kinmix.workflow.output, "write_parquet", full_disk)
     assert main(_args(cohort, out, "--quiet")) == 2
     err = capsys.readouterr().err
     assert f"cannot write the results in {out}: No space left on device" in err

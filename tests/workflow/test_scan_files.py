@@ -379,3 +379,37 @@ def test_loco_scan_keeps_the_array_interface(small_cohort, genotypes):
     table = loco_scan(genotypes, y, X)
     same = scan_files(genotypes, small_cohort.phenotypes[["a"]], small_cohort.covariates)
     np.testing.assert_allclose(table["chi2"], same.table["chi2"], rtol=1e-10)
+
+
+def _counting(monkeypatch, cls, name="fit"):
+    """Count the calls of ``cls.name`` (the method still runs)."""
+    calls = []
+    real = getattr(cls, name)
+
+    def counted(self, *args, **kwargs):
+        calls.append(type(self).__name__)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, name, counted)
+    return calls
+
+
+def test_glmm_nulls_are_fitted_once_per_kinship_not_per_block(
+    small_cohort, genotypes, monkeypatch
+):
+    from kinmix.glmm import GLMMExpFam, GLMMNormal
+
+    a = small_cohort.phenotypes["a"]
+    pheno = pd.DataFrame({"case": (a > a.median()).astype(float)})
+    one_block = scan_files(
+        genotypes, pheno, None, options=ScanOptions(trait_type="binary", chunk_size=40)
+    ).table
+    ep_fits = _counting(monkeypatch, GLMMExpFam)
+    normal_fits = _counting(monkeypatch, GLMMNormal)
+    # three chromosomes of 40 variants in blocks of 7: 18 blocks, 3 LOCO kinships
+    options = ScanOptions(trait_type="binary", chunk_size=7)
+    table = scan_files(genotypes, pheno, None, options=options).table
+    assert len(ep_fits) == 3 and len(normal_fits) == 3
+    # the block size also orders the kinship's sums (last digits), which EP then amplifies
+    np.testing.assert_allclose(table["chi2"], one_block["chi2"], rtol=1e-4, atol=1e-5)
+

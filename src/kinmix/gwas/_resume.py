@@ -134,6 +134,10 @@ class ResumableRun:
         self.reloaded[kind] += 1
         return self.store.load_frame(key)
 
+    def count_reloaded(self, kind: str) -> None:
+        """Count a stored step of ``kind`` as reloaded (one its caller reads back later)."""
+        self.reloaded[kind] += 1
+
     def report(self) -> dict:
         """``{"resumed", "computed", "reloaded"}`` for a run's summary."""
         return {

@@ -92,6 +92,27 @@ class GenotypeFile:
         raise NotImplementedError
 
 
+def shared_labels(values: pd.Series | np.ndarray) -> np.ndarray:
+    """``values`` as str in an object array whose equal entries are one shared object.
+
+    A column of chromosome names holds a few distinct labels for millions of variants; as
+    Python strings each entry would cost some 50 bytes, shared it costs one pointer. A
+    Series is factorised as it is stored (no Python string per entry), an array by
+    :func:`numpy.unique`.
+    """
+    if isinstance(values, pd.Series):
+        codes, names = pd.factorize(values, use_na_sentinel=False)
+    else:
+        names, codes = np.unique(np.asarray(values), return_inverse=True)
+    labels = np.array([str(name) for name in names], dtype=object)
+    return labels[np.asarray(codes).reshape(-1)]
+
+
+def chromosome_labels(variants: pd.DataFrame) -> np.ndarray:
+    """The chromosome of every variant (``variants["chrom"]``) as :func:`shared_labels`."""
+    return shared_labels(variants["chrom"])
+
+
 def variant_positions(selection: Any, m: int) -> np.ndarray:
     """Integer positions (sorted as given) of a slice, integer array or boolean mask of m."""
     if isinstance(selection, slice):

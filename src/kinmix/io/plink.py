@@ -40,7 +40,7 @@ class PlinkGenotypes(GenotypeFile):
     samples : DataFrame
         Columns ``fid, iid`` in file order (n rows).
     variants : DataFrame
-        Columns ``chrom, variant, cm, pos, a1, a2`` in file order (m rows); ``a1`` is the
+        Columns ``chrom, variant, pos, a1, a2`` in file order (m rows); ``a1`` is the
         counted allele: the ``.bim``'s 5th column when ``count_a1`` is True, its 6th
         otherwise.
     count_a1 : bool
@@ -95,6 +95,56 @@ def _check_bed(bed: Path, bim: Path, fam: Path) -> tuple[int, int]:
     return n, m
 
 
+#: Columns of a ``.bim`` file (the 5th and 6th are the two alleles).
+BIM_COLUMNS = ("chrom", "variant", "cm", "pos", "first", "second")
+#: Columns of a ``.fam`` file.
+FAM_COLUMNS = ("fid", "iid", "father", "mother", "sex", "phenotype")
+#: Lines of a ``.bim`` parsed at a time.
+BIM_LINES = 1 << 13
+
+
+def _read_fam(fam: Path) -> pd.DataFrame:
+    """Family and individual IDs of a ``.fam`` file (str columns ``fid, iid``)."""
+    try:
+        table = pd.read_csv(fam, sep=r"\s+", header=None, names=FAM_COLUMNS, dtype=str,
+                            usecols=[0, 1], keep_default_na=False)
+    except UnicodeDecodeError:
+        read_text(fam)  # names the file, the byte and the line
+        raise
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise InputError(f"PLINK file {fam} has malformed lines: {exc}") from exc
+    return table.reset_index(drop=True)
+
+
+def _read_bim(bim: Path, count_a1: bool) -> pd.DataFrame:
+    """The variants of a ``.bim`` file in compact columns, parsed in pieces.
+
+    Strings are pandas' Arrow-backed ``str`` (a few bytes per entry rather than a Python
+    object each) and ``pos`` is int64; the genetic distance (3rd column) is not kept; a1
+    names the counted allele.
+    """
+    dtypes = {"chrom": str, "variant": str, "pos": np.int64, "first": str, "second": str}
+    try:
+        pieces = list(pd.read_csv(bim, sep=r"\s+", header=None, names=BIM_COLUMNS,
+                                  usecols=list(dtypes), dtype=dtypes, keep_default_na=False,
+                                  chunksize=BIM_LINES))
+    except UnicodeDecodeError:
+        read_text(bim)  # names the file, the byte and the line
+        raise
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise InputError(f"PLINK file {bim} has malformed lines: {exc}") from exc
+    table = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+    del pieces
+    if (table["second"] == "").any():
+        line = int(np.flatnonzero(table["second"] == "")[0]) + 1
+        raise InputError(f"PLINK file {bim} has malformed lines: line {line} has fewer than "
+                         "6 fields.")
+    counted, other = ("first", "second") if count_a1 else ("second", "first")
+    return table.rename(columns={counted: "a1", other: "a2"})[
+        ["chrom", "variant", "pos", "a1", "a2"]
+    ]
+
+
 def read_plink(prefix: str | Path, *, count_a1: bool = True) -> PlinkGenotypes:
     """Open ``prefix.bed``, ``prefix.bim`` and ``prefix.fam``.
 
@@ -126,29 +176,17 @@ def read_plink(prefix: str | Path, *, count_a1: bool = True) -> PlinkGenotypes:
     bed, bim, fam = (prefix.with_name(prefix.name + ext) for ext in (".bed", ".bim", ".fam"))
     for path in (bed, bim, fam):
         require_file(path, "PLINK file")
-    _check_bed(bed, bim, fam)
-    try:
-        reader = open_bed(bed, count_A1=count_a1)
-        samples = pd.DataFrame({"fid": reader.fid.astype(str), "iid": reader.iid.astype(str)})
-        first, second = reader.allele_1.astype(str), reader.allele_2.astype(str)
-        variants = pd.DataFrame(
-            {
-                "chrom": reader.chromosome.astype(str),
-                "variant": reader.sid.astype(str),
-                "cm": reader.cm_position.astype(float),
-                "pos": reader.bp_position.astype(np.int64),
-                "a1": first if count_a1 else second,
-                "a2": second if count_a1 else first,
-            }
-        )
-    except Exception as exc:
-        if isinstance(exc, UnicodeDecodeError):  # name the file, the byte and the line
-            for path in (fam, bim):
-                read_text(path)
-        raise InputError(f"{prefix}.bed/.bim/.fam could not be opened: {exc}") from exc
-    if len(samples) != _count_lines(fam) or len(variants) != _count_lines(bim):
+    n, m = _check_bed(bed, bim, fam)
+    samples = _read_fam(fam)
+    variants = _read_bim(bim, count_a1)
+    if len(samples) != n or len(variants) != m:
         raise InputError(
-            f"{fam} or {bim} has malformed lines: bed-reader parsed {len(samples)} samples "
-            f"and {len(variants)} variants."
+            f"{fam} or {bim} has malformed lines: {len(samples)} samples and "
+            f"{len(variants)} variants parsed from {n} and {m} non-blank lines."
         )
+    try:
+        # the counts are given, so bed-reader never parses the .fam/.bim itself
+        reader = open_bed(bed, iid_count=n, sid_count=m, properties={}, count_A1=count_a1)
+    except Exception as exc:
+        raise InputError(f"{prefix}.bed could not be opened: {exc}") from exc
     return PlinkGenotypes(prefix, bed, samples, variants, count_a1, reader)

@@ -3,6 +3,7 @@ multi-trait scans."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,59 @@ def glmm_statistics(
     return statistic, pvalues(statistic, test, n, covariates), se
 
 
+@dataclass(frozen=True)
+class GlmmNull:
+    """A non-normal trait's null, fitted once per kinship: the EP sites ``eta, tau`` of
+    :class:`~kinmix.glmm.GLMMExpFam`, the free coordinates ``free`` of the
+    :class:`~kinmix.glmm.GLMMNormal` fitted on them (what a checkpoint stores), and that
+    model's scanner (None until :func:`restore_glmm_null` rebuilds it)."""
+
+    eta: np.ndarray
+    tau: np.ndarray
+    free: dict[str, np.ndarray]
+    scanner: Any = None
+
+
+def fit_glmm_nulls(
+    Y: np.ndarray,
+    X: np.ndarray,
+    group: TraitGroup,
+    QS: Any,
+    options: ScanOptions,
+    trials: np.ndarray | None,
+) -> list[GlmmNull]:
+    """The GLMM null of each trait of ``group`` (EP, then the Normal model on its sites)."""
+    from ..glmm import GLMMExpFam, GLMMNormal
+
+    Xg = X[group.rows]
+    nulls = []
+    for j in group.columns:
+        lik: tuple = (_LIKELIHOODS[options.trait_type],)
+        if options.trait_type == "binomial":
+            lik = (lik[0], trials[group.rows])
+        glmm = GLMMExpFam(Y[group.rows, j], lik, Xg, QS)
+        glmm.fit(verbose=False)
+        normal = GLMMNormal(glmm.site.eta, glmm.site.tau, Xg, QS)
+        normal.fit(verbose=False)
+        nulls.append(_with_scanner(normal))
+    return nulls
+
+
+def restore_glmm_null(stored: GlmmNull, X: np.ndarray, group: TraitGroup, QS: Any) -> GlmmNull:
+    """A stored GLMM null with its scanner rebuilt, bit for bit, without refitting."""
+    from ..glmm import GLMMNormal
+
+    normal = GLMMNormal(stored.eta, stored.tau, X[group.rows], QS)
+    for name, parameter in normal.parameters().items():
+        parameter.free = stored.free[name]
+    return _with_scanner(normal)
+
+
+def _with_scanner(normal: Any) -> GlmmNull:
+    free = {name: parameter.free for name, parameter in normal.parameters().items()}
+    return GlmmNull(normal.eta, normal.tau, free, normal.get_fast_scanner())
+
+
 def scan_block(
     block: np.ndarray,
     Y: np.ndarray,
@@ -44,18 +98,22 @@ def scan_block(
     group: TraitGroup,
     QS: Any,
     options: ScanOptions,
-    trials: np.ndarray | None,
     deltas: list | None = None,
+    glmms: list[GlmmNull] | None = None,
 ) -> pd.DataFrame:
-    """Statistics of one block of variants for the traits of one group (variant-major);
-    ``deltas``: the null δ of the group's traits, already fitted (by ML with
-    ``refit_delta``: :func:`~kinmix.workflow.tasks.null_heritability`)."""
+    """Statistics of one block of variants for the traits of one group (variant-major).
+
+    ``deltas``: the null δ of the group's traits, fitted once per kinship (by ML with
+    ``refit_delta``, whose exact tests compare with the ML null:
+    :func:`~kinmix.workflow.tasks.null_heritability`); ``glmms``: the GLMM nulls of a
+    non-normal trait type (:func:`fit_glmm_nulls`).
+    """
     from ..gwas import scan
 
     G = block[group.rows]
     Xg = X[group.rows]
     if options.trait_type != "continuous":
-        return _scan_glmm(G, Y, Xg, group, QS, options, trials)
+        return _scan_glmm(G, group, glmms, Xg.shape[1], options.test)
     Yg = pd.DataFrame(Y[np.ix_(group.rows, group.columns)], columns=group.traits)
     table = scan(
         G,
@@ -73,34 +131,17 @@ def scan_block(
 
 
 def _scan_glmm(
-    G: np.ndarray,
-    Y: np.ndarray,
-    X: np.ndarray,
-    group: TraitGroup,
-    QS: Any,
-    options: ScanOptions,
-    trials: np.ndarray | None,
+    G: np.ndarray, group: TraitGroup, glmms: list[GlmmNull], covariates: int, test: str
 ) -> pd.DataFrame:
-    """GLMM null by EP, then the fixed-δ scan of the Normal model on its sites, per trait."""
-    from ..glmm import GLMMExpFam, GLMMNormal
-
+    """The fixed-δ scan of each trait's Normal model on its EP sites (nulls given)."""
     n, m = G.shape
     G, nobs, means = mean_imputed(G)
     frames = []
-    for trait, j in zip(group.traits, group.columns, strict=True):
-        y = Y[group.rows, j]
-        lik: tuple = (_LIKELIHOODS[options.trait_type],)
-        if options.trait_type == "binomial":
-            lik = (lik[0], trials[group.rows])
-        glmm = GLMMExpFam(y, lik, X, QS)
-        glmm.fit(verbose=False)
-        normal = GLMMNormal(glmm.site.eta, glmm.site.tau, X, QS)
-        normal.fit(verbose=False)
-        scanner = normal.get_fast_scanner()
-        result = scanner.fast_scan(G, verbose=False)
-        chi2 = np.maximum(2 * (result["lml"] - scanner.null_lml()), 0.0)
+    for trait, null in zip(group.traits, glmms, strict=True):
+        result = null.scanner.fast_scan(G, verbose=False)
+        chi2 = np.maximum(2 * (result["lml"] - null.scanner.null_lml()), 0.0)
         statistic, pvalue, se = glmm_statistics(
-            chi2, result["effsizes1_se"], n=n, covariates=X.shape[1], test=options.test
+            chi2, result["effsizes1_se"], n=n, covariates=covariates, test=test
         )
         frames.append(
             pd.DataFrame(

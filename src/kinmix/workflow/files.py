@@ -17,6 +17,7 @@ from ..distributed import run_chromosomes
 from ..errors import InputError
 from ..grm import StreamedKinship
 from ..gwas import ResumableRun
+from ..io.genotypes import chromosome_labels
 from .groups import (
     check_groups,
     conditioning_dosages,
@@ -27,8 +28,17 @@ from .groups import (
 )
 from .matfree import scan_cg, use_cg
 from .options import FileScan, ScanOptions, variants_per_block
+from .results import ScanTable
 from .state import kinship_arrays, kinship_from_arrays, null_arrays, null_from_arrays
-from .tasks import ChromosomeNull, ScanJob, block_task, null_task, with_joint_nulls
+from .tasks import (
+    HERITABILITY_COLUMNS,
+    ChromosomeNull,
+    ScanJob,
+    block_task,
+    null_task,
+    with_glmm_scanners,
+    with_joint_nulls,
+)
 
 log = logging.getLogger("kinmix")
 
@@ -236,7 +246,7 @@ def scan_files(
     )
 
     # -- per chromosome: eigh, nulls, scan ------------------------------------------------------
-    chrom = genotypes.variants["chrom"].astype(str).to_numpy()
+    chrom = chromosome_labels(genotypes.variants)
     chromosomes = list(dict.fromkeys(chrom)) if options.loco else [None]
     if kin is not None and kin.kept:
         last = next(iter(kin.kept))
@@ -262,19 +272,23 @@ def scan_files(
         trials=trials,
     )
     names = {c: f"{i:04d}" for i, c in enumerate(chromosomes)}
-    tables, h2_tables, todo, nulls, sizes = [], [], {}, {}, {}
+    h2_tables, todo, nulls, sizes, spans = [], {}, {}, {}, {}
     for c in chromosomes:
-        m_c = job.index(c).shape[0]
+        index = job.index(c)
+        m_c = index.shape[0]
         keys = [(f"block-{names[c]}-{start:010d}", (c, start)) for start in range(0, m_c, chunk)]
         sizes.update({key: min(chunk, m_c - start) for key, (_, start) in keys})
+        last = {key: min(start + chunk, m_c) - 1 for key, (_, start) in keys}
+        spans.update({key: (int(index[start]), int(index[last[key]])) for key, (_, start) in keys})
         done = [key for key, _ in keys if run.has(key)]
-        tables += [run.load_frame(key, "block") for key in done]
+        for _ in done:  # read back from the store when the table is assembled
+            run.count_reloaded("block")
         todo[c] = [(key, argument) for key, argument in keys if key not in done]
         if run.has(f"null-{names[c]}"):
             h2_tables.append(run.load_frame(f"h2-{names[c]}", "heritability"))
             if todo[c]:
                 stored = null_from_arrays(run.load_arrays(f"null-{names[c]}", "null"))
-                nulls[c] = with_joint_nulls(job, stored)
+                nulls[c] = with_joint_nulls(job, with_glmm_scanners(job, stored))
     tick = progress("scan", genotypes.shape[1]) if progress else None
     if tick:
         tick(sum(sizes[key] for key in sizes if run.has(key)))
@@ -286,22 +300,28 @@ def scan_files(
         run.save_frame(f"h2-{names[c]}", "heritability", null.heritability)
         run.save_arrays(f"null-{names[c]}", "null", null_arrays(null))
 
+    # with a store the blocks live there only; without one they are kept here
+    kept: dict[str, pd.DataFrame] = {}
     for key, (part, seconds) in run_chromosomes(
         null_task, block_task, job, todo, nulls=nulls, on_null=on_null, client=client
     ):
         for step, spent in seconds.items():
             clock.add(step, spent)
         run.save_frame(key, "block", part)
-        tables.append(part)
+        if run.store is None:
+            kept[key] = part
         if tick:
             tick(sizes[key])
-    h2_rows = pd.concat(h2_tables, ignore_index=True) if h2_tables else pd.DataFrame()
-    with clock.step("assemble"):
-        labels = [f"joint:{options.joint}"] if options.joint else traits
-        table = _assemble(tables, genotypes.variants, labels)
+    h2_rows = (
+        pd.concat(h2_tables, ignore_index=True)
+        if h2_tables
+        else pd.DataFrame(columns=list(HERITABILITY_COLUMNS))
+    )
+    labels = [f"joint:{options.joint}"] if options.joint else traits
+    load = kept.__getitem__ if run.store is None else run.store.load_frame
     report["covariates"] = covariate_names
     return FileScan(
-        table=table,
+        results=ScanTable.of_blocks(genotypes.variants, labels, spans, load),
         heritability=h2_rows,
         samples=report,
         kinship=kinship_info,
@@ -320,8 +340,9 @@ def _scan_files_cg(genotypes, rows, Y, X, groups, traits, report, covariate_name
         )
     with clock.step("matfree"):
         tables, heritability, details = scan_cg(genotypes, rows, Y, X, groups, chrom)
-    with clock.step("assemble"):
-        table = _assemble(tables, genotypes.variants, traits)
+    parts = {f"cg-{i:04d}": part for i, part in enumerate(tables)}
+    spans = {key: (int(part["_index"].min()), int(part["_index"].max()))
+             for key, part in parts.items()}
     report["covariates"] = covariate_names
     kinship_info = {
         "source": str(genotypes.path),
@@ -332,7 +353,7 @@ def _scan_files_cg(genotypes, rows, Y, X, groups, traits, report, covariate_name
         "refined": {t: d["refined"] for t, d in details.items()},
     }
     return FileScan(
-        table=table,
+        results=ScanTable.of_blocks(genotypes.variants, traits, spans, parts.__getitem__),
         heritability=heritability,
         samples=report,
         kinship=kinship_info,
@@ -355,24 +376,6 @@ def _kinship_source(
     other = _TimedReads(kinship_genotypes, clock, lambda: current[0])
     positions = pd.Index(kinship_genotypes.samples["iid"].astype(str)).get_indexer(ids)
     return other, positions, False
-
-
-def _assemble(tables: list[pd.DataFrame], variants: pd.DataFrame, traits: list[str]) -> Any:
-    """One table in file order (variant-major, traits in the order given)."""
-    table = pd.concat(tables, ignore_index=True)
-    if "trait" not in table.columns:
-        table.insert(1, "trait", traits[0])
-    rank = {t: i for i, t in enumerate(traits)}
-    table["_trait"] = table["trait"].map(rank)
-    table = table.sort_values(["_index", "_trait"], kind="stable")
-    info = variants.iloc[table["_index"].to_numpy()][["chrom", "pos", "variant", "a1", "a2"]]
-    info = info.reset_index(drop=True)
-    table = table.drop(columns=["_index", "_trait"]).reset_index(drop=True)
-    if len(traits) == 1:
-        table = table.drop(columns=["trait"])
-    out = pd.concat([info, table], axis=1)
-    out["chrom"] = out["chrom"].astype(str)
-    return out
 
 
 def loco_scan(genotypes: Any, y: np.ndarray, X: np.ndarray) -> pd.DataFrame:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
 from ..grm import BLOCK_SIZE
+from .results import ScanTable
 
 TESTS = ("lrt", "wald", "f", "score")
 NULLS = ("reml", "ml")
@@ -103,7 +105,9 @@ class ScanOptions:
 class FileScan:
     """What :func:`scan_files` returns.
 
-    ``table``: one row per variant (and trait), in file order; ``heritability``: one row per
+    ``results``: the table as blocks (``kinmix.workflow.results.ScanTable``, read
+    block by block by the result writers); ``table``: all of it, one row per variant (and
+    trait), in file order (assembled on first access); ``heritability``: one row per
     trait and kinship (``chrom`` is the left-out chromosome, or ``"none"``) with ``h2``,
     ``h2_se`` (REML), ``delta`` (the null δ used) and ``n``; ``samples``: the alignment report
     with per-trait sample counts; ``kinship``: its source, kind and numbers of variants;
@@ -111,12 +115,17 @@ class FileScan:
     how many steps (``kinship``, ``null``, ``block``) it computed and reloaded.
     """
 
-    table: pd.DataFrame
+    results: ScanTable
     heritability: pd.DataFrame
     samples: dict
     kinship: dict
     timings: dict[str, float]
     steps: dict = field(default_factory=dict)
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """The whole table (``ScanTable.frame()``, assembled once)."""
+        return self.results.frame()
 
 
 def variants_per_block(options: ScanOptions, n: int) -> int:

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 
 from ..grm import StreamedKinship
+from ..io.genotypes import shared_labels
+from .blocks import GlmmNull
 from .tasks import ChromosomeNull
 
 
@@ -15,6 +17,11 @@ def null_arrays(null: ChromosomeNull) -> dict[str, np.ndarray]:
         arrays[f"Q0_{g}"], arrays[f"S0_{g}"] = Q0, S0
         if null.deltas[g] is not None:
             arrays[f"delta_{g}"] = np.asarray(null.deltas[g], dtype=np.float64)
+    for g, group_nulls in enumerate(null.glmms or []):
+        for t, glmm in enumerate(group_nulls):
+            arrays[f"glmm_{g}_{t}_eta"], arrays[f"glmm_{g}_{t}_tau"] = glmm.eta, glmm.tau
+            for name, free in glmm.free.items():
+                arrays[f"glmm_{g}_{t}_free_{name}"] = free
     return arrays
 
 
@@ -24,7 +31,21 @@ def null_from_arrays(arrays: dict[str, np.ndarray]) -> ChromosomeNull:
     deltas = [
         arrays[f"delta_{g}"].tolist() if f"delta_{g}" in arrays else None for g in range(groups)
     ]
-    return ChromosomeNull(decompositions, deltas, pd.DataFrame(), {})
+    glmms = [_stored_glmms(arrays, g) for g in range(groups)]
+    return ChromosomeNull(
+        decompositions, deltas, pd.DataFrame(), {}, glmms=glmms if any(glmms) else None
+    )
+
+
+def _stored_glmms(arrays: dict[str, np.ndarray], g: int) -> list[GlmmNull]:
+    """The GLMM nulls of group ``g`` stored by :func:`null_arrays` (scanners not rebuilt)."""
+    nulls, t = [], 0
+    while f"glmm_{g}_{t}_eta" in arrays:
+        prefix = f"glmm_{g}_{t}_free_"
+        free = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+        nulls.append(GlmmNull(arrays[f"glmm_{g}_{t}_eta"], arrays[f"glmm_{g}_{t}_tau"], free))
+        t += 1
+    return nulls
 
 
 def kinship_arrays(kin: StreamedKinship) -> dict[str, np.ndarray]:
@@ -61,12 +82,12 @@ def kinship_from_arrays(arrays: dict[str, np.ndarray]) -> StreamedKinship:
         n=int(arrays["n"]),
         kind=str(arrays["kind"]),
         counts=counts,
-        variant_chrom=arrays["variant_chrom"].astype(object),
+        variant_chrom=shared_labels(arrays["variant_chrom"]),
         keep=arrays["keep"],
         center=arrays["center"],
         scale=arrays["scale"],
         gram=None if gram is None else np.asfortranarray(gram),
         factor=arrays.get("factor"),
-        factor_chrom=(arrays["factor_chrom"].astype(object) if "factor_chrom" in arrays else None),
+        factor_chrom=shared_labels(arrays["factor_chrom"]) if "factor_chrom" in arrays else None,
         kept=kept,
     )

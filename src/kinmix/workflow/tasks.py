@@ -20,12 +20,21 @@ from ..errors import BoundaryWarning, FitError
 from ..grm import StreamedKinship, eigh_upper_in_place
 from ..linalg import economic_qs, economic_qs_linear
 from ..lmm import LMM
-from .blocks import group_joint_null, joint_block, scan_block
+from .blocks import (
+    fit_glmm_nulls,
+    group_joint_null,
+    joint_block,
+    restore_glmm_null,
+    scan_block,
+)
 from .groups import TraitGroup
 from .heritability import model_from_qs
 from .options import ScanOptions
 
 log = logging.getLogger("kinmix")
+
+#: Columns of the heritability rows of a null state (none for a non-normal trait type).
+HERITABILITY_COLUMNS = ("trait", "chrom", "h2", "h2_se", "delta", "n")
 
 
 @dataclass(frozen=True)
@@ -55,16 +64,18 @@ class ScanJob:
 
 @dataclass(frozen=True)
 class ChromosomeNull:
-    """A chromosome's null state: one eigendecomposition and the null δ per trait group,
-    the heritability rows, the seconds spent per step, and with ``--joint`` the
-    multi-trait null of each group (not stored: refitted from the stored
-    eigendecompositions when a run resumes)."""
+    """A chromosome's null state: one eigendecomposition and the null δ per trait group
+    (the ML δ with ``refit_delta``), the heritability rows, the seconds spent per step,
+    with ``--joint`` the multi-trait null of each group (not stored: refitted from the
+    stored eigendecompositions when a run resumes), and for a non-normal trait type the
+    GLMM null of each trait per group (:class:`~kinmix.workflow.blocks.GlmmNull`)."""
 
     decompositions: list
     deltas: list
     heritability: pd.DataFrame
     seconds: dict
     joints: list | None = None
+    glmms: list | None = None
 
 
 def null_task(job: ScanJob, c: str | None) -> ChromosomeNull:
@@ -95,14 +106,16 @@ def null_task(job: ScanJob, c: str | None) -> ChromosomeNull:
     del kinship_c
     seconds["eigh"] = time.perf_counter() - began
     began = time.perf_counter()
-    rows, deltas = [], []
+    rows, deltas, glmms = [], [], []
     for group, QS in zip(job.groups, decompositions, strict=True):
         found = null_heritability(job.Y, job.X, group, QS, c, job.options)
         rows += found
         deltas.append([row["delta"] for row in found] or None)
-    null = with_joint_nulls(
-        job, ChromosomeNull(decompositions, deltas, pd.DataFrame(rows), seconds)
-    )
+        if job.options.trait_type != "continuous":
+            glmms.append(fit_glmm_nulls(job.Y, job.X, group, QS, job.options, job.trials))
+    heritability = pd.DataFrame(rows, columns=list(HERITABILITY_COLUMNS))
+    state = ChromosomeNull(decompositions, deltas, heritability, seconds, glmms=glmms or None)
+    null = with_joint_nulls(job, state)
     seconds["null fits"] = time.perf_counter() - began
     log.debug(
         "chromosome %s: %d variants, kinship rank %s",
@@ -124,6 +137,18 @@ def with_joint_nulls(job: ScanJob, null: ChromosomeNull) -> ChromosomeNull:
     return dataclasses.replace(null, joints=joints)
 
 
+def with_glmm_scanners(job: ScanJob, null: ChromosomeNull) -> ChromosomeNull:
+    """A reloaded ``null`` with the scanners of its stored GLMM nulls rebuilt."""
+    if null.glmms is None:
+        return null
+    glmms = [
+        [restore_glmm_null(stored, job.X, group, QS) for stored in group_nulls]
+        for group, QS, group_nulls in zip(job.groups, null.decompositions, null.glmms,
+                                          strict=True)
+    ]
+    return dataclasses.replace(null, glmms=glmms)
+
+
 def block_task(job: ScanJob, null: ChromosomeNull, block: tuple) -> tuple[pd.DataFrame, dict]:
     """The rows of one block of chromosome ``c`` for every trait group (one task)."""
     c, start = block
@@ -133,11 +158,12 @@ def block_task(job: ScanJob, null: ChromosomeNull, block: tuple) -> tuple[pd.Dat
     read = time.perf_counter() - began
     parts = []
     joints = null.joints or [None] * len(job.groups)
-    for group, QS, deltas, joint in zip(
-        job.groups, null.decompositions, null.deltas, joints, strict=True
+    glmms = null.glmms or [None] * len(job.groups)
+    for group, QS, deltas, joint, group_glmms in zip(
+        job.groups, null.decompositions, null.deltas, joints, glmms, strict=True
     ):
         if joint is None:
-            part = scan_block(G, job.Y, job.X, job.E, group, QS, job.options, job.trials, deltas)
+            part = scan_block(G, job.Y, job.X, job.E, group, QS, job.options, deltas, group_glmms)
             part.insert(0, "_index", np.repeat(index, len(group.traits)))
         else:
             part = joint_block(G, joint, group, job.options.joint)
