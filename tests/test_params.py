@@ -267,14 +267,18 @@ def test_parameter_key__maps_user_names_and_refuses_others():
         parameter_key(keys, "h2", "var_name")
 
 
-def test_delta_has_one_set_of_bounds_in_the_lmm_kernel_and_the_glmms():
+def test_delta_bounds__the_lmm_searches_gemmas_range_the_glmms_glimix_cores():
+    """The LMM kernel's δ range is GEMMA's γ ∈ [1e-5, 1e5]; the GLMMs keep glimix-core's
+    δ ∈ [√ε, 1 − √ε], which their reference fits need (docs/reliability.md)."""
     from scipy.special import logit
 
-    from kinmix.constants import DELTA_BOUNDS
+    from kinmix.constants import DELTA_BOUNDS, GAMMA_BOUNDS, SQRT_EPS
     from kinmix.glmm import GLMMExpFam
     from kinmix.kernel.null_model import LOG_GAMMA_LIMIT
 
+    np.testing.assert_allclose(DELTA_BOUNDS, 1 / (1 + np.array(GAMMA_BOUNDS[::-1])), rtol=1e-15)
+    np.testing.assert_allclose(LOG_GAMMA_LIMIT, np.log(GAMMA_BOUNDS[1]), rtol=1e-15)
     glmm = GLMMExpFam(np.array([0.0, 1.0, 1.0, 0.0]), ("bernoulli",), np.ones((4, 1)), None)
     lower, upper = glmm.parameters()["logitdelta"].bounds[0]
-    np.testing.assert_allclose([lower, upper], logit(np.array(DELTA_BOUNDS)), rtol=1e-12)
-    assert upper == LOG_GAMMA_LIMIT == -lower
+    np.testing.assert_allclose([lower, upper], logit([SQRT_EPS, 1 - SQRT_EPS]), rtol=1e-12)
+    assert upper == -lower
