@@ -36,7 +36,12 @@ def _to_numpy(value: Any, name: str) -> np.ndarray:
 
 def check_magnitude(array: np.ndarray, name: str) -> np.ndarray:
     """Raise if a finite entry of ``array`` is so large that its square overflows."""
-    finite = np.abs(array[np.isfinite(array)]) if array.size else array
+    if not array.size:
+        return array
+    # The common case in two passes without temporaries; NaN or inf fall through.
+    if -MAX_ABS_VALUE <= float(array.min()) and float(array.max()) <= MAX_ABS_VALUE:
+        return array
+    finite = np.abs(array[np.isfinite(array)])
     if finite.size and float(finite.max()) > MAX_ABS_VALUE:
         raise InputError(
             f"{name} holds a value of magnitude {float(finite.max()):.3g}, beyond "
