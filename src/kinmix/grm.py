@@ -21,21 +21,24 @@ chromosome c, :math:`S = \sum_c S_c` and :math:`m_c` their number,
 
     K = S/m, \qquad K_{-c} = (S - S_c)/(m - m_c).
 
-:class:`StreamedKinship` reads the genotype file once to accumulate S. Storing every
-:math:`S_c` as well would cost C n×n matrices, so only the last chromosome's Gram is kept
-from the pass; the others are recomputed from that chromosome's dosages when its LOCO
-kinship is wanted — the workflow passes the block it has read for the scan anyway, so no
-extra file read and one extra :math:`O(n^2 m_c)` product per chromosome, while the memory
-stays at three n×n matrices (S, :math:`K_{-c}` overwritten by its eigenvectors' workspace,
-the eigenvectors) plus one block. With fewer kinship variants than samples, the
-standardised variants themselves are kept (n×m < n×n) and every decomposition is a thin SVD
-of a subset of their columns (:func:`kinmix.economic_qs_linear`): no n×n matrix is formed.
+:class:`StreamedKinship` reads the genotype file once. Given a folder, it writes S and every
+:math:`S_c` there as .npy files as they complete, so the pass holds two n×n matrices (S and
+the current chromosome's Gram) and a LOCO kinship is one file read plus a chunked
+subtraction of another: no n×n matrix stays in memory between chromosomes, and the
+eigendecomposition gets the memory of the other two (LAPACK's divide and conquer needs
+:math:`2n^2` of workspace). Without a folder, only the last chromosome's Gram is kept from
+the pass and the others are recomputed from that chromosome's dosages when its LOCO kinship
+is wanted (one extra :math:`O(n^2 m_c)` product per chromosome). With fewer kinship
+variants than samples, the standardised variants themselves are kept (n×m < n×n) and every
+decomposition is a thin SVD of a subset of their columns (:func:`kinmix.economic_qs_linear`):
+no n×n matrix is formed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,6 +52,8 @@ from .linalg import DEFAULT_RTOL, economic_qs_linear
 KINDS = ("standardized", "centered")
 #: Default number of variants per block read from a file.
 BLOCK_SIZE = 4096
+#: LAPACK driver of the kinships' eigendecompositions (see :func:`eigh_upper_in_place`).
+EIGH_DRIVER = "evd"
 #: A function returning a chromosome's dosages as consecutive blocks of variants.
 BlockSource = Callable[[], Iterable[np.ndarray]]
 
@@ -161,18 +166,22 @@ def _symmetrised(upper: np.ndarray) -> np.ndarray:
     return upper
 
 
-def eigh_upper_in_place(gram: np.ndarray, *, rtol: float = DEFAULT_RTOL) -> Any:
+def eigh_upper_in_place(
+    gram: np.ndarray, *, rtol: float = DEFAULT_RTOL, driver: str = EIGH_DRIVER
+) -> Any:
     r"""Economic eigendecomposition ``((Q0, None), S0)`` of the matrix whose upper triangle is
-    ``gram``, destroying ``gram``.
+    ``gram`` (Fortran order), destroying ``gram``.
 
-    LAPACK's ``syevr`` reads only the upper triangle and needs :math:`O(n)` workspace, so the
-    peak memory is ``gram`` plus the eigenvectors. Eigenvalues at most ``rtol`` times the
-    largest are dropped (as in :func:`kinmix.economic_qs`); ``Q0`` is a view of the
-    eigenvectors of the kept ones.
+    ``driver`` is LAPACK's: ``"evd"`` (divide and conquer, the default; the eigenvectors
+    overwrite ``gram`` and the workspace is :math:`2n^2`) or ``"evr"`` (relatively robust
+    representations; :math:`O(n)` workspace and a new n×n array for the eigenvectors).
+    Both read only the upper triangle, so the peak memory is three n×n matrices. Eigenvalues
+    at most ``rtol`` times the largest are dropped (as in :func:`kinmix.economic_qs`);
+    ``Q0`` is a view of the eigenvectors of the kept ones.
     """
     from scipy.linalg import eigh
 
-    S, Q = eigh(gram, lower=False, overwrite_a=True, check_finite=False, driver="evr")
+    S, Q = eigh(gram, lower=False, overwrite_a=True, check_finite=False, driver=driver)
     top = float(S[-1]) if S.size else 0.0
     if top <= 0.0 or S[0] < -rtol * top:
         raise InputError(
@@ -183,14 +192,66 @@ def eigh_upper_in_place(gram: np.ndarray, *, rtol: float = DEFAULT_RTOL) -> Any:
     return (Q[:, first:], None), S[first:]
 
 
+def _save_matrix(path: Path, matrix: np.ndarray) -> None:
+    """Write ``matrix`` to the .npy file ``path`` atomically (temporary file + rename)."""
+    from .checkpoint import write_atomically
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as handle:
+            np.save(handle, matrix)
+
+    write_atomically(path, write)
+
+
+def _read_matrix(path: Path, n: int) -> np.ndarray:
+    """The n×n Fortran-ordered float64 matrix of the .npy file ``path`` (a new array)."""
+    with path.open("rb") as handle:
+        _npy_header(handle, path, n)
+        out = np.empty((n, n), order="F")
+        if handle.readinto(memoryview(out.reshape(-1, order="A")).cast("B")) != out.nbytes:
+            raise InputError(f"{path} is truncated; delete it (or pass --restart) and rerun.")
+    return out
+
+
+def _subtract_file(out: np.ndarray, path: Path, columns: int = 256) -> None:
+    """``out`` −= the n×n matrix of the .npy file ``path``, read ``columns`` at a time
+    (so that no second n×n array is held)."""
+    n = out.shape[0]
+    buffer = np.empty((n, columns), order="F")
+    with path.open("rb") as handle:
+        _npy_header(handle, path, n)
+        for start in range(0, n, columns):
+            part = buffer[:, : min(columns, n - start)]
+            view = memoryview(part.reshape(-1, order="A")).cast("B")
+            if handle.readinto(view) != part.nbytes:
+                raise InputError(f"{path} is truncated; delete it (or pass --restart) and rerun.")
+            out[:, start : start + part.shape[1]] -= part
+
+
+def _npy_header(handle: Any, path: Path, n: int) -> None:
+    """Read the header of a .npy file and check it holds an n×n Fortran float64 matrix."""
+    from numpy.lib import format as npy
+
+    major, _ = npy.read_magic(handle)
+    read = npy.read_array_header_1_0 if major == 1 else npy.read_array_header_2_0
+    shape, fortran, dtype = read(handle)
+    if shape != (n, n) or not fortran or dtype != np.float64:
+        raise InputError(
+            f"{path} does not hold the expected {n}×{n} kinship Gram matrix; delete it (or "
+            "pass --restart) and rerun."
+        )
+
+
 @dataclass(frozen=True)
 class StreamedKinship:
     r"""The kinship of one genotype source and all its LOCO versions, from one pass.
 
     Build it with :meth:`from_genotypes`. ``counts`` maps every chromosome of the source to
     its number :math:`m_c` of kinship variants; ``n_variants`` is :math:`m = \sum m_c`.
-    Exactly one of ``gram`` (the upper triangle of S, n×n) and ``factor`` (Z, n×m, on the
-    low-rank path) is set. ``kept`` is the last chromosome's :math:`S_c` from the pass.
+    On the full-rank path S (n×n) is either ``gram`` (its upper triangle, in memory) or the
+    file ``folder / "gram.npy"``, with each chromosome's :math:`S_c` in the file
+    ``folder / stored[c]``; ``kept`` is the last chromosome's :math:`S_c` from a pass
+    without a folder. On the low-rank path ``factor`` holds Z (n×m).
     """
 
     n: int
@@ -204,6 +265,8 @@ class StreamedKinship:
     factor: np.ndarray | None = None
     factor_chrom: np.ndarray | None = None
     kept: dict[str, np.ndarray] = field(default_factory=dict)
+    folder: Path | None = None
+    stored: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_variants(self) -> int:
@@ -227,15 +290,18 @@ class StreamedKinship:
         block_size: int = BLOCK_SIZE,
         low_rank: bool | None = None,
         loco: bool = True,
+        folder: str | Path | None = None,
         on_block: Callable[[int], None] | None = None,
     ) -> StreamedKinship:
         """Read ``genotypes`` (a :class:`kinmix.io.genotypes.Genotypes`) once, by chromosome.
 
         ``samples`` selects rows of the file (default all); ``low_rank`` forces the factor
-        path (default: when the file has fewer variants than selected samples); with
-        ``loco`` the last chromosome's Gram is kept apart (one more n×n matrix until its
-        LOCO kinship is taken, which consumes it); ``on_block(count)`` is called after
-        each block of ``count`` variants (progress).
+        path (default: when the file has fewer variants than selected samples). On the
+        full-rank path with a ``folder`` (an existing directory), S and, with ``loco``,
+        every chromosome's :math:`S_c` are written there as they complete and none is kept
+        in memory; without one, S is kept and, with ``loco``, the last chromosome's Gram
+        too (one more n×n matrix until its LOCO kinship is taken, which consumes it).
+        ``on_block(count)`` is called after each block of ``count`` variants (progress).
         """
         _check_kind(kind)
         if not 0.0 <= maf <= 0.5:
@@ -247,17 +313,20 @@ class StreamedKinship:
         m = chrom.shape[0]
         if low_rank is None:
             low_rank = m < n
+        folder = None if folder is None or low_rank else Path(folder)
         order = list(dict.fromkeys(chrom))
         keep = np.zeros(m, dtype=bool)
         center, scale = np.zeros(m), np.ones(m)
         counts: dict[str, int] = {}
         gram = None if low_rank else np.zeros((n, n), order="F")
         last = None
+        stored: dict[str, str] = {}
         pieces: list[np.ndarray] = []
-        for c in order:
+        apart = loco and not low_rank and len(order) > 1
+        for i, c in enumerate(order):
             target = gram
-            if loco and not low_rank and c == order[-1] and len(order) > 1:
-                last = target = np.zeros((n, n), order="F")
+            if apart and (folder is not None or c == order[-1]):
+                last = target = np.zeros((n, n), order="F") if last is None else last
             counts[c] = 0
             for index in _blocks(np.flatnonzero(chrom == c), block_size):
                 columns = kinship_columns(
@@ -278,13 +347,22 @@ class StreamedKinship:
                     _add_gram(target, columns.Z, 1.0)
                 if on_block is not None:
                     on_block(len(index))
+            if folder is not None and target is last:
+                stored[c] = f"gram-{i:04d}.npy"
+                _save_matrix(folder / stored[c], last)
+                gram += last
+                last.fill(0.0)
         if sum(counts.values()) == 0:
             raise InputError(
                 f"{genotypes.path}: no variant passes the kinship filters (non-constant, "
                 f"MAF ≥ {maf}, missing ≤ {max_missing}); lower --maf or give --grm-bfile."
             )
         kept = {}
-        if last is not None:
+        if folder is not None:
+            del last
+            _save_matrix(folder / "gram.npy", gram)
+            gram = None
+        elif last is not None:
             gram += last
             kept[order[-1]] = last
         factor = np.concatenate(pieces, axis=1) if low_rank else None
@@ -300,20 +378,36 @@ class StreamedKinship:
             factor=factor,
             factor_chrom=chrom[keep] if low_rank else None,
             kept=kept,
+            folder=folder,
+            stored=stored,
         )
+
+    def _upper(self) -> np.ndarray:
+        """The upper triangle of S (a new n×n array when S is on disk, else ``gram``)."""
+        if self.gram is not None:
+            return self.gram
+        return _read_matrix(self.folder / "gram.npy", self.n)
 
     # -- the full kinship ---------------------------------------------------------------
     def matrix(self) -> np.ndarray:
         """The kinship K = S/m (a new n×n array)."""
         if self.low_rank:
             return self.factor @ self.factor.T / self.n_variants
-        return _symmetrised(self.gram / self.n_variants)
+        return _symmetrised(self.full_upper())
+
+    def full_upper(self) -> np.ndarray:
+        """Upper triangle of K = S/m (n×n, Fortran order, a new array), full-rank path."""
+        if self.gram is not None:
+            return np.asfortranarray(self.gram / self.n_variants)
+        upper = self._upper()
+        upper /= self.n_variants
+        return upper
 
     def qs(self) -> Any:
         """Economic eigendecomposition ``((Q0, None), S0)`` of K."""
         if self.low_rank:
             return economic_qs_linear(self.factor / np.sqrt(self.n_variants))
-        return eigh_upper_in_place(np.asfortranarray(self.gram / self.n_variants))
+        return eigh_upper_in_place(self.full_upper())
 
     # -- leave one chromosome out -------------------------------------------------------
     def _others(self, chrom: str) -> int:
@@ -333,17 +427,22 @@ class StreamedKinship:
     def loco_upper(self, chrom: str, blocks: BlockSource | None = None) -> Any:
         r"""Upper triangle of :math:`K_{-c}` (n×n, Fortran order, a new array), full-rank path.
 
-        :math:`S_c` is the Gram kept from the pass (taking it consumes it), or is recomputed
-        from ``blocks()``, an iterable of the chromosome's dosages (samples × variants, the
-        chromosome's variants in file order, split in consecutive blocks) as read for the
-        pass — typically the very blocks the scan reads.
+        :math:`S_c` is read from its file, or is the Gram kept from the pass (taking it
+        consumes it), or is recomputed from ``blocks()``, an iterable of the chromosome's
+        dosages (samples × variants, the chromosome's variants in file order, split in
+        consecutive blocks) as read for the pass — typically the very blocks the scan reads.
         """
         m = self._others(chrom)
-        if chrom in self.kept:
+        if chrom in self.stored:
+            upper = self._upper()
+            _subtract_file(upper, self.folder / self.stored[chrom])
+        elif chrom in self.kept:
             upper = self.kept.pop(chrom)
             np.subtract(self.gram, upper, out=upper)
         else:
-            upper = self.gram.copy(order="F")
+            upper = self._upper()
+            if upper is self.gram:
+                upper = upper.copy(order="F")
             if self.counts[chrom]:
                 if blocks is None:
                     raise InputError(f"the dosages of chromosome {chrom} are needed for LOCO.")

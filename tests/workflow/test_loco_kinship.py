@@ -36,6 +36,38 @@ def test_one_pass_loco_kinships_equal_from_scratch_ones(small_cohort, kind):
     assert not kin.kept
 
 
+@pytest.mark.parametrize("kind", ["standardized", "centered"])
+def test_kinship_written_to_a_folder_gives_the_same_loco_kinships(small_cohort, tmp_path, kind):
+    genotypes = open_genotypes(bfile=small_cohort.prefix)
+    G, chrom = small_cohort.dosages, small_cohort.chrom
+    kin = StreamedKinship.from_genotypes(
+        genotypes, kind=kind, block_size=7, low_rank=False, folder=tmp_path
+    )
+    # nothing n×n stays in memory: S and every S_c are files
+    assert kin.gram is None and not kin.kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "gram-0000.npy", "gram-0001.npy", "gram-0002.npy", "gram.npy"
+    ]
+    np.testing.assert_allclose(kin.matrix(), grm(G, kind=kind), rtol=0, atol=1e-12)
+    for c in ["2", "1", "3", "2"]:  # read, not consumed: asking twice gives it twice
+        loco = kin.loco_matrix(c)
+        np.testing.assert_allclose(loco, grm(G[:, chrom != c], kind=kind), rtol=0, atol=1e-12)
+    (Q0, _), S0 = kin.loco_qs("1")
+    np.testing.assert_allclose((Q0 * S0) @ Q0.T, grm(G[:, chrom != "1"], kind=kind), atol=1e-12)
+
+
+def test_a_damaged_kinship_file_is_named(small_cohort, tmp_path):
+    genotypes = open_genotypes(bfile=small_cohort.prefix)
+    kin = StreamedKinship.from_genotypes(genotypes, block_size=7, low_rank=False, folder=tmp_path)
+    data = (tmp_path / "gram-0001.npy").read_bytes()
+    (tmp_path / "gram-0001.npy").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="gram-0001.npy is truncated"):
+        kin.loco_matrix("2")
+    np.save(tmp_path / "gram.npy", np.zeros((3, 3)))
+    with pytest.raises(InputError, match="gram.npy does not hold the expected 70×70"):
+        kin.matrix()
+
+
 def test_low_rank_path_keeps_the_factor_and_no_n_by_n_matrix(small_cohort):
     genotypes = open_genotypes(bfile=small_cohort.prefix)
     rows = np.arange(0, 70)

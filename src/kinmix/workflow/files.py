@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -199,119 +202,108 @@ def scan_files(
 
     # -- kinship: one pass ------------------------------------------------------------------
     current[0] = "kinship"
-    with clock.step("kinship"):
-        source, source_rows, same_file = _kinship_source(
-            timed, kinship_genotypes, clock, current, ids, rows
-        )
-        kin = None
-        full_K = None
-        run = run or ResumableRun()
-        if kinship is not None:
-            positions = pd.Index(kinship.ids).get_indexer(ids)
-            full_K = np.asarray(kinship.matrix)[np.ix_(positions, positions)]
-            kinship_info = {"source": "file", "n_variants": kinship.n_variants}
-        else:
-            if run.has("kinship"):
-                kin = kinship_from_arrays(run.load_arrays("kinship", "kinship"))
+    run = run or ResumableRun()
+    with _gram_folder(run) as folder:
+        with clock.step("kinship"):
+            source, source_rows = _kinship_source(
+                timed, kinship_genotypes, clock, current, ids, rows
+            )
+            kin = None
+            full_K = None
+            if kinship is not None:
+                positions = pd.Index(kinship.ids).get_indexer(ids)
+                full_K = np.asarray(kinship.matrix)[np.ix_(positions, positions)]
+                kinship_info = {"source": "file", "n_variants": kinship.n_variants}
             else:
-                tick = progress("kinship", source.shape[1]) if progress else None
+                if run.has("kinship"):
+                    kin = kinship_from_arrays(run.load_arrays("kinship", "kinship"), folder)
+                else:
+                    tick = progress("kinship", source.shape[1]) if progress else None
 
-                def on_block(count: int) -> None:
-                    if tick:
-                        tick(count)
-                    reached("kinship")
+                    def on_block(count: int) -> None:
+                        if tick:
+                            tick(count)
+                        reached("kinship")
 
-                kin = StreamedKinship.from_genotypes(
-                    source,
-                    samples=source_rows,
-                    kind=options.grm_kind,
-                    maf=options.maf,
-                    max_missing=options.max_missing,
-                    block_size=variants_per_block(options, n),
-                    loco=options.loco,
-                    on_block=on_block,
-                )
-                run.save_arrays("kinship", "kinship", kinship_arrays(kin))
-            kinship_info = {
-                "source": str(source.path),
-                "kind": options.grm_kind,
-                "n_variants": kin.n_variants,
-                "per_chromosome": kin.counts,
-                "low_rank": kin.low_rank,
-            }
-    log.info(
-        "kinship: %s variants (%s)",
-        kinship_info["n_variants"],
-        "low rank" if kinship_info.get("low_rank") else "dense",
-    )
+                    kin = StreamedKinship.from_genotypes(
+                        source,
+                        samples=source_rows,
+                        kind=options.grm_kind,
+                        maf=options.maf,
+                        max_missing=options.max_missing,
+                        block_size=variants_per_block(options, n),
+                        loco=options.loco,
+                        folder=folder,
+                        on_block=on_block,
+                    )
+                    run.save_arrays("kinship", "kinship", kinship_arrays(kin))
+                kinship_info = {
+                    "source": str(source.path),
+                    "kind": options.grm_kind,
+                    "n_variants": kin.n_variants,
+                    "per_chromosome": kin.counts,
+                    "low_rank": kin.low_rank,
+                }
+        log.info(
+            "kinship: %s variants (%s)",
+            kinship_info["n_variants"],
+            "low rank" if kinship_info.get("low_rank") else "dense",
+        )
 
-    # -- per chromosome: eigh, nulls, scan ------------------------------------------------------
-    chrom = chromosome_labels(genotypes.variants)
-    chromosomes = list(dict.fromkeys(chrom)) if options.loco else [None]
-    if kin is not None and kin.kept:
-        last = next(iter(kin.kept))
-        if last in chromosomes:
-            chromosomes.remove(last)
-            chromosomes.insert(0, last)
-    chunk = variants_per_block(options, n)
-    job = ScanJob(
-        genotypes=genotypes,
-        rows=rows,
-        chrom=chrom,
-        kin=kin,
-        full_K=full_K,
-        same_file=same_file,
-        source=getattr(source, "_genotypes", source),
-        source_rows=source_rows,
-        chunk=chunk,
-        groups=groups,
-        Y=Y,
-        X=X,
-        E=E,
-        options=options,
-        trials=trials,
-    )
-    names = {c: f"{i:04d}" for i, c in enumerate(chromosomes)}
-    h2_tables, todo, nulls, sizes, spans = [], {}, {}, {}, {}
-    for c in chromosomes:
-        index = job.index(c)
-        m_c = index.shape[0]
-        keys = [(f"block-{names[c]}-{start:010d}", (c, start)) for start in range(0, m_c, chunk)]
-        sizes.update({key: min(chunk, m_c - start) for key, (_, start) in keys})
-        last = {key: min(start + chunk, m_c) - 1 for key, (_, start) in keys}
-        spans.update({key: (int(index[start]), int(index[last[key]])) for key, (_, start) in keys})
-        done = [key for key, _ in keys if run.has(key)]
-        for _ in done:  # read back from the store when the table is assembled
-            run.count_reloaded("block")
-        todo[c] = [(key, argument) for key, argument in keys if key not in done]
-        if run.has(f"null-{names[c]}"):
-            h2_tables.append(run.load_frame(f"h2-{names[c]}", "heritability"))
-            if todo[c]:
-                stored = null_from_arrays(run.load_arrays(f"null-{names[c]}", "null"))
-                nulls[c] = with_joint_nulls(job, with_glmm_scanners(job, stored))
-    tick = progress("scan", genotypes.shape[1]) if progress else None
-    if tick:
-        tick(sum(sizes[key] for key in sizes if run.has(key)))
-
-    def on_null(c: Any, null: ChromosomeNull) -> None:
-        for step, seconds in null.seconds.items():
-            clock.add(step, seconds)
-        h2_tables.append(null.heritability)
-        run.save_frame(f"h2-{names[c]}", "heritability", null.heritability)
-        run.save_arrays(f"null-{names[c]}", "null", null_arrays(null))
-
-    # with a store the blocks live there only; without one they are kept here
-    kept: dict[str, pd.DataFrame] = {}
-    for key, (part, seconds) in run_chromosomes(
-        null_task, block_task, job, todo, nulls=nulls, on_null=on_null, client=client
-    ):
-        for step, spent in seconds.items():
-            clock.add(step, spent)
-        run.save_frame(key, "block", part)
-        if run.store is None:
-            kept[key] = part
+        # -- per chromosome: eigh, nulls, scan --------------------------------------------------
+        chrom = chromosome_labels(genotypes.variants)
+        chromosomes = list(dict.fromkeys(chrom)) if options.loco else [None]
+        chunk = variants_per_block(options, n)
+        job = ScanJob(
+            genotypes=genotypes,
+            rows=rows,
+            chrom=chrom,
+            kin=kin,
+            full_K=full_K,
+            chunk=chunk,
+            groups=groups,
+            Y=Y,
+            X=X,
+            E=E,
+            options=options,
+            trials=trials,
+        )
+        names = {c: f"{i:04d}" for i, c in enumerate(chromosomes)}
+        h2_tables, todo, nulls, sizes, spans = [], {}, {}, {}, {}
+        for c in chromosomes:
+            keys = _plan_blocks(job, c, names[c], sizes, spans)
+            done = [key for key, _ in keys if run.has(key)]
+            for _ in done:  # read back from the store when the table is assembled
+                run.count_reloaded("block")
+            todo[c] = [(key, argument) for key, argument in keys if key not in done]
+            if run.has(f"null-{names[c]}"):
+                h2_tables.append(run.load_frame(f"h2-{names[c]}", "heritability"))
+                if todo[c]:
+                    stored = null_from_arrays(run.load_arrays(f"null-{names[c]}", "null"))
+                    nulls[c] = with_joint_nulls(job, with_glmm_scanners(job, stored))
+        tick = progress("scan", genotypes.shape[1]) if progress else None
         if tick:
-            tick(sizes[key])
+            tick(sum(sizes[key] for key in sizes if run.has(key)))
+
+        def on_null(c: Any, null: ChromosomeNull) -> None:
+            for step, seconds in null.seconds.items():
+                clock.add(step, seconds)
+            h2_tables.append(null.heritability)
+            run.save_frame(f"h2-{names[c]}", "heritability", null.heritability)
+            run.save_arrays(f"null-{names[c]}", "null", null_arrays(null))
+
+        # with a store the blocks live there only; without one they are kept here
+        kept: dict[str, pd.DataFrame] = {}
+        for key, (part, seconds) in run_chromosomes(
+            null_task, block_task, job, todo, nulls=nulls, on_null=on_null, client=client
+        ):
+            for step, spent in seconds.items():
+                clock.add(step, spent)
+            run.save_frame(key, "block", part)
+            if run.store is None:
+                kept[key] = part
+            if tick:
+                tick(sizes[key])
     h2_rows = (
         pd.concat(h2_tables, ignore_index=True)
         if h2_tables
@@ -362,6 +354,35 @@ def _scan_files_cg(genotypes, rows, Y, X, groups, traits, report, covariate_name
     )
 
 
+def _plan_blocks(
+    job: ScanJob, c: Any, name: str, sizes: dict[str, int], spans: dict[str, tuple[int, int]]
+) -> list[tuple[str, tuple[Any, int]]]:
+    """The ``(key, (c, start))`` of chromosome ``c``'s blocks; records each block's number
+    of variants in ``sizes`` and its first and last file positions in ``spans``."""
+    index = job.index(c)
+    m_c, chunk = index.shape[0], job.chunk
+    keys = [(f"block-{name}-{start:010d}", (c, start)) for start in range(0, m_c, chunk)]
+    for key, (_, start) in keys:
+        stop = min(start + chunk, m_c)
+        sizes[key] = stop - start
+        spans[key] = (int(index[start]), int(index[stop - 1]))
+    return keys
+
+
+@contextmanager
+def _gram_folder(run: ResumableRun) -> Iterator[Path]:
+    """Where the kinship pass writes S and each S_c: the run's store (a resumed run reuses
+    them), or a temporary folder removed when the chromosomes are done."""
+    if run.store is not None:
+        yield run.store.path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="kinmix-kinship-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _kinship_source(
     timed: _TimedReads,
     kinship_genotypes: Any,
@@ -369,13 +390,13 @@ def _kinship_source(
     current: list[str],
     ids: pd.Index,
     rows: np.ndarray,
-) -> tuple[Any, np.ndarray, bool]:
-    """The genotypes the kinship is built from, the rows of the kept samples, same file?"""
+) -> tuple[Any, np.ndarray]:
+    """The genotypes the kinship is built from and the rows of the kept samples in them."""
     if kinship_genotypes is None:
-        return timed, rows, True
+        return timed, rows
     other = _TimedReads(kinship_genotypes, clock, lambda: current[0])
     positions = pd.Index(kinship_genotypes.samples["iid"].astype(str)).get_indexer(ids)
-    return other, positions, False
+    return other, positions
 
 
 def loco_scan(genotypes: Any, y: np.ndarray, X: np.ndarray) -> pd.DataFrame:

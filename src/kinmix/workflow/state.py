@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -49,7 +51,8 @@ def _stored_glmms(arrays: dict[str, np.ndarray], g: int) -> list[GlmmNull]:
 
 
 def kinship_arrays(kin: StreamedKinship) -> dict[str, np.ndarray]:
-    """A :class:`~kinmix.grm.StreamedKinship` as named arrays (for a checkpoint)."""
+    """A :class:`~kinmix.grm.StreamedKinship` as named arrays (for a checkpoint); S and
+    the :math:`S_c` that live in files are recorded by file name."""
     arrays = {
         "n": np.array(kin.n),
         "kind": np.array(kin.kind),
@@ -60,6 +63,8 @@ def kinship_arrays(kin: StreamedKinship) -> dict[str, np.ndarray]:
         "center": kin.center,
         "scale": kin.scale,
         "kept_chrom": np.array(list(kin.kept), dtype=str),
+        "stored_chrom": np.array(list(kin.stored), dtype=str),
+        "stored_file": np.array(list(kin.stored.values()), dtype=str),
     }
     for name in ("gram", "factor", "factor_chrom"):
         value = getattr(kin, name)
@@ -70,14 +75,19 @@ def kinship_arrays(kin: StreamedKinship) -> dict[str, np.ndarray]:
     return arrays
 
 
-def kinship_from_arrays(arrays: dict[str, np.ndarray]) -> StreamedKinship:
-    """The :class:`~kinmix.grm.StreamedKinship` stored by :func:`kinship_arrays`."""
+def kinship_from_arrays(arrays: dict[str, np.ndarray], folder: Path) -> StreamedKinship:
+    """The :class:`~kinmix.grm.StreamedKinship` stored by :func:`kinship_arrays`, its files
+    (if any) in ``folder``."""
     counts = dict(zip(arrays["count_chrom"].tolist(), arrays["count_value"].tolist(), strict=True))
     kept = {
         c: np.asfortranarray(arrays[f"kept_{i}"])
         for i, c in enumerate(arrays["kept_chrom"].tolist())
     }
-    gram = arrays.get("gram")
+    stored = dict(
+        zip(arrays["stored_chrom"].tolist(), arrays["stored_file"].tolist(), strict=True)
+    )
+    gram, factor = arrays.get("gram"), arrays.get("factor")
+    on_disk = gram is None and factor is None
     return StreamedKinship(
         n=int(arrays["n"]),
         kind=str(arrays["kind"]),
@@ -87,7 +97,9 @@ def kinship_from_arrays(arrays: dict[str, np.ndarray]) -> StreamedKinship:
         center=arrays["center"],
         scale=arrays["scale"],
         gram=None if gram is None else np.asfortranarray(gram),
-        factor=arrays.get("factor"),
+        factor=factor,
         factor_chrom=shared_labels(arrays["factor_chrom"]) if "factor_chrom" in arrays else None,
         kept=kept,
+        folder=folder if on_disk else None,
+        stored=stored,
     )

@@ -8,7 +8,6 @@ import dataclasses
 import logging
 import time
 import warnings
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +45,6 @@ class ScanJob:
     chrom: np.ndarray
     kin: StreamedKinship | None
     full_K: np.ndarray | None
-    same_file: bool
-    source: Any
-    source_rows: np.ndarray
     chunk: int
     groups: list
     Y: np.ndarray
@@ -80,27 +76,11 @@ class ChromosomeNull:
 
 def null_task(job: ScanJob, c: str | None) -> ChromosomeNull:
     """Kinship without ``c``, its eigendecomposition and the null fits (one task)."""
-    seconds = {"read": 0.0}
+    seconds = {}
     index = job.index(c)
-
-    def blocks() -> Iterator[np.ndarray]:
-        for start in range(0, index.shape[0], job.chunk):
-            began = time.perf_counter()
-            block = job.genotypes.read(index[start : start + job.chunk], samples=job.rows)
-            seconds["read"] += time.perf_counter() - began
-            yield block
-
     began = time.perf_counter()
-    kinship_c = _chromosome_kinship(
-        job.kin,
-        job.full_K,
-        c,
-        blocks if job.same_file else None,
-        job.source,
-        job.source_rows,
-        job.chunk,
-    )
-    seconds["kinship"] = time.perf_counter() - began - seconds["read"]
+    kinship_c = _chromosome_kinship(job.kin, job.full_K, c)
+    seconds["kinship"] = time.perf_counter() - began
     began = time.perf_counter()
     decompositions = _decompositions(kinship_c, job.groups, job.rows.shape[0])
     del kinship_c
@@ -175,13 +155,7 @@ def block_task(job: ScanJob, null: ChromosomeNull, block: tuple) -> tuple[pd.Dat
 
 
 def _chromosome_kinship(
-    kin: StreamedKinship | None,
-    full_K: np.ndarray | None,
-    chrom: str | None,
-    blocks: Callable[[], Iterator[np.ndarray]] | None,
-    source: Any,
-    source_rows: np.ndarray,
-    chunk: int,
+    kin: StreamedKinship | None, full_K: np.ndarray | None, chrom: str | None
 ) -> tuple[str, Any]:
     """The kinship without ``chrom`` (all of it for None) as ``(form, payload)``.
 
@@ -194,11 +168,7 @@ def _chromosome_kinship(
     if kin.low_rank:
         on = kin.factor_chrom != chrom if leave_out else np.ones(kin.factor.shape[1], bool)
         return "factor", kin.factor[:, on] / np.sqrt(int(on.sum()))
-    if not leave_out:
-        return "upper", np.asfortranarray(kin.gram / kin.n_variants)
-    if blocks is None:
-        blocks = _source_blocks(kin, chrom, source, source_rows, chunk)
-    return "upper", kin.loco_upper(chrom, blocks)
+    return "upper", kin.loco_upper(chrom) if leave_out else kin.full_upper()
 
 
 def _decompositions(kinship: tuple[str, Any], groups: list[TraitGroup], n: int) -> list[Any]:
@@ -212,18 +182,6 @@ def _decompositions(kinship: tuple[str, Any], groups: list[TraitGroup], n: int) 
         return [eigh_upper_in_place(payload)]
     full = np.triu(payload) + np.triu(payload, 1).T
     return [eigh_upper_in_place(np.asfortranarray(full[np.ix_(g.rows, g.rows)])) for g in groups]
-
-
-def _source_blocks(
-    kin: StreamedKinship, chrom: str, source: Any, rows: np.ndarray, chunk: int
-) -> Callable[[], Iterator[np.ndarray]]:
-    index = np.flatnonzero(kin.variant_chrom == chrom)
-
-    def blocks() -> Iterator[np.ndarray]:
-        for start in range(0, index.shape[0], chunk):
-            yield source.read(index[start : start + chunk], samples=rows)
-
-    return blocks
 
 
 def null_heritability(
