@@ -485,10 +485,13 @@ def _run_scan(args: argparse.Namespace, out: Path, started: float) -> int:
     from .distributed import dask_client
     from .gwas import ResumableRun
 
-    # a folder whose earlier run stored no step yet (it stopped on bad input) holds nothing
-    # worth keeping: start afresh rather than refuse the corrected command
+    # a folder whose earlier run stored no step yet (it stopped on bad input, or was killed
+    # during the kinship pass, whose Gram files are reused only once it is complete) holds
+    # nothing worth keeping: start afresh rather than refuse the corrected command
     folder = out / ".kinmix"
-    empty = not folder.is_dir() or all(p.name == "manifest.json" for p in folder.iterdir())
+    empty = not folder.is_dir() or all(
+        p.name == "manifest.json" or p.name.startswith("gram") for p in folder.iterdir()
+    )
     store = CheckpointStore.open(out, manifest=_manifest(args), restart=args.restart or empty)
     run = ResumableRun(store)
     if run.resumed:

@@ -245,6 +245,7 @@ def run_chromosomes(
             state = nulls.pop(c)
             for key, argument in jobs:
                 yield key, block_task(shared, state, argument)
+            del state  # before the next chromosome's null task: one null state at a time
         return
     from distributed import as_completed
 

@@ -24,14 +24,12 @@ chromosome c, :math:`S = \sum_c S_c` and :math:`m_c` their number,
 :class:`StreamedKinship` reads the genotype file once. Given a folder, it writes S and every
 :math:`S_c` there as .npy files as they complete, so the pass holds two n×n matrices (S and
 the current chromosome's Gram) and a LOCO kinship is one file read plus a chunked
-subtraction of another: no n×n matrix stays in memory between chromosomes, and the
-eigendecomposition gets the memory of the other two (LAPACK's divide and conquer needs
-:math:`2n^2` of workspace). Without a folder, only the last chromosome's Gram is kept from
-the pass and the others are recomputed from that chromosome's dosages when its LOCO kinship
-is wanted (one extra :math:`O(n^2 m_c)` product per chromosome). With fewer kinship
-variants than samples, the standardised variants themselves are kept (n×m < n×n) and every
-decomposition is a thin SVD of a subset of their columns (:func:`kinmix.economic_qs_linear`):
-no n×n matrix is formed.
+subtraction of another: no n×n matrix stays in memory between chromosomes. Without a folder,
+only the last chromosome's Gram is kept from the pass and the others are recomputed from
+that chromosome's dosages when its LOCO kinship is wanted (one extra :math:`O(n^2 m_c)`
+product per chromosome). With fewer kinship variants than samples, the standardised variants
+themselves are kept (n×m < n×n) and every decomposition is a thin SVD of a subset of their
+columns (:func:`kinmix.economic_qs_linear`): no n×n matrix is formed.
 """
 
 from __future__ import annotations
@@ -53,7 +51,7 @@ KINDS = ("standardized", "centered")
 #: Default number of variants per block read from a file.
 BLOCK_SIZE = 4096
 #: LAPACK driver of the kinships' eigendecompositions (see :func:`eigh_upper_in_place`).
-EIGH_DRIVER = "evd"
+EIGH_DRIVER = "evr"
 #: A function returning a chromosome's dosages as consecutive blocks of variants.
 BlockSource = Callable[[], Iterable[np.ndarray]]
 
@@ -172,10 +170,10 @@ def eigh_upper_in_place(
     r"""Economic eigendecomposition ``((Q0, None), S0)`` of the matrix whose upper triangle is
     ``gram`` (Fortran order), destroying ``gram``.
 
-    ``driver`` is LAPACK's: ``"evd"`` (divide and conquer, the default; the eigenvectors
-    overwrite ``gram`` and the workspace is :math:`2n^2`) or ``"evr"`` (relatively robust
-    representations; :math:`O(n)` workspace and a new n×n array for the eigenvectors).
-    Both read only the upper triangle, so the peak memory is three n×n matrices. Eigenvalues
+    ``driver`` is LAPACK's: ``"evr"`` (relatively robust representations, the default;
+    :math:`O(n)` workspace and a new n×n array for the eigenvectors: a peak of two n×n
+    matrices) or ``"evd"`` (divide and conquer; the eigenvectors overwrite ``gram`` but the
+    workspace is :math:`2n^2`: a peak of three). Both read only the upper triangle. Eigenvalues
     at most ``rtol`` times the largest are dropped (as in :func:`kinmix.economic_qs`);
     ``Q0`` is a view of the eigenvectors of the kept ones.
     """

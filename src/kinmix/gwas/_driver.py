@@ -232,6 +232,78 @@ def scan(
     return _table(blocks, inputs)
 
 
+@dataclasses.dataclass(frozen=True)
+class PreparedScan:
+    r"""A fitted, validated null state that scans blocks of variants (:func:`prepare_scan`).
+
+    ``Q0`` is a view of the first columns of the state's rotation basis
+    :math:`[Q_0, \dots]`, so a caller that keeps it in place of its own eigenvectors holds
+    one n×k matrix instead of two.
+    """
+
+    state: ScanState
+    inputs: Inputs
+
+    @property
+    def Q0(self) -> np.ndarray:
+        """The eigenvectors of the kinship, a view of the state's basis."""
+        return self.state.null.basis[:, : self.inputs.S0.shape[0]]
+
+    def table(self, G: np.ndarray) -> pd.DataFrame:
+        """:func:`scan`'s table for the dosages ``G`` (n, m) of one block, in memory; its
+        ``variant`` column numbers the block's columns from 0."""
+        G = np.asarray(G, dtype=np.float64)
+        n = self.inputs.Y.shape[0]
+        if G.ndim != 2 or G.shape[0] != n:
+            raise InputError(f"G must have {n} rows (samples) and one column per variant; "
+                             f"got shape {G.shape}.")
+        inputs = dataclasses.replace(self.inputs, G=G, variants=np.arange(G.shape[1]))
+        if G.shape[1] == 0:
+            E = inputs.environments
+            blocks = [empty_result(inputs.Y.shape[1], None if E is None else E.shape[1])]
+        else:
+            blocks = [scan_genotypes(self.state, G)]
+        return _table(blocks, inputs)
+
+
+def prepare_scan(
+    y: Any,
+    X: Any,
+    QS: Any,
+    *,
+    interaction: Any | None = None,
+    restricted: bool = False,
+    test: str = "lrt",
+    refit_delta: bool = False,
+    deltas: Any | None = None,
+) -> PreparedScan:
+    """Validate and fit the null model of :func:`scan` once, for scanning many blocks.
+
+    The arguments are :func:`scan`'s (the exact method; ``QS`` required); the null δ are
+    fitted unless ``deltas`` gives them. ``prepare_scan(...).table(G)`` is then
+    ``scan(G, ...)`` for one in-memory block, without validating or fitting again.
+    """
+    check_test(test, refit_delta, restricted, interaction is not None)
+    if QS is None:
+        raise InputError("prepare_scan needs QS, the eigendecomposition of the kinship.")
+    n = np.shape(y)[0] if np.ndim(y) else 0
+    inputs = validate(np.empty((n, 0)), y, X, QS, None, interaction, None, None)
+    # One memory layout whatever the caller's (a copy only for a C-ordered Q0), so that a
+    # state rebuilt from stored eigenvectors is the original one bit for bit.
+    state = fit_nulls(
+        inputs.Y,
+        inputs.X,
+        np.asfortranarray(inputs.Q0),
+        inputs.S0,
+        restricted=restricted,
+        environments=inputs.environments,
+        test=test,
+        refit_delta=refit_delta,
+        deltas=_deltas(deltas, inputs.Y.shape[1]),
+    )
+    return PreparedScan(state, dataclasses.replace(inputs, Q0=None))
+
+
 def choose_method(method: str, K: Any, QS: Any) -> tuple[str, Any]:
     """``("cg", operator)`` or ``("exact", K)`` for :func:`scan`'s ``method`` (see there);
     a GenotypeGRM K that goes the exact way comes back as its dense matrix."""

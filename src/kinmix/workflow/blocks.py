@@ -90,35 +90,25 @@ def _with_scanner(normal: Any) -> GlmmNull:
     return GlmmNull(normal.eta, normal.tau, free, normal.get_fast_scanner())
 
 
-def scan_block(
-    block: np.ndarray,
+def prepare_group_scan(
     Y: np.ndarray,
     X: np.ndarray,
     E: pd.DataFrame | None,
     group: TraitGroup,
     QS: Any,
     options: ScanOptions,
-    deltas: list | None = None,
-    glmms: list[GlmmNull] | None = None,
-) -> pd.DataFrame:
-    """Statistics of one block of variants for the traits of one group (variant-major).
+    deltas: list,
+) -> Any:
+    """The :class:`kinmix.gwas.PreparedScan` of one group's continuous traits: validated
+    once per kinship, with ``deltas`` the null δ of its traits fitted in the null step (by
+    ML with ``refit_delta``, whose exact tests compare with the ML null:
+    :func:`~kinmix.workflow.tasks.null_heritability`)."""
+    from ..gwas import prepare_scan
 
-    ``deltas``: the null δ of the group's traits, fitted once per kinship (by ML with
-    ``refit_delta``, whose exact tests compare with the ML null:
-    :func:`~kinmix.workflow.tasks.null_heritability`); ``glmms``: the GLMM nulls of a
-    non-normal trait type (:func:`fit_glmm_nulls`).
-    """
-    from ..gwas import scan
-
-    G = block[group.rows]
-    Xg = X[group.rows]
-    if options.trait_type != "continuous":
-        return _scan_glmm(G, group, glmms, Xg.shape[1], options.test)
     Yg = pd.DataFrame(Y[np.ix_(group.rows, group.columns)], columns=group.traits)
-    table = scan(
-        G,
+    return prepare_scan(
         Yg,
-        Xg,
+        X[group.rows],
         QS,
         interaction=None if E is None else E.iloc[group.rows].reset_index(drop=True),
         # GEMMA's exact tests compare with the ML null whatever --null says.
@@ -127,7 +117,23 @@ def scan_block(
         test=options.test,
         refit_delta=options.refit_delta,
     )
-    return table.drop(columns=["variant"])
+
+
+def scan_block(
+    block: np.ndarray,
+    group: TraitGroup,
+    options: ScanOptions,
+    covariates: int,
+    prepared: Any = None,
+    glmms: list[GlmmNull] | None = None,
+) -> pd.DataFrame:
+    """Statistics of one block of variants for the traits of one group (variant-major):
+    through ``prepared`` (:func:`prepare_group_scan`) for continuous traits, through the
+    GLMM nulls ``glmms`` (:func:`fit_glmm_nulls`) for a non-normal trait type."""
+    G = block[group.rows]
+    if options.trait_type != "continuous":
+        return _scan_glmm(G, group, glmms, covariates, options.test)
+    return prepared.table(G).drop(columns=["variant"])
 
 
 def _scan_glmm(

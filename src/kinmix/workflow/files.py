@@ -41,6 +41,7 @@ from .tasks import (
     null_task,
     with_glmm_scanners,
     with_joint_nulls,
+    with_prepared_scans,
 )
 
 log = logging.getLogger("kinmix")
@@ -231,7 +232,7 @@ def scan_files(
                         kind=options.grm_kind,
                         maf=options.maf,
                         max_missing=options.max_missing,
-                        block_size=variants_per_block(options, n),
+                        block_size=variants_per_block(None, n),
                         loco=options.loco,
                         folder=folder,
                         on_block=on_block,
@@ -280,7 +281,8 @@ def scan_files(
                 h2_tables.append(run.load_frame(f"h2-{names[c]}", "heritability"))
                 if todo[c]:
                     stored = null_from_arrays(run.load_arrays(f"null-{names[c]}", "null"))
-                    nulls[c] = with_joint_nulls(job, with_glmm_scanners(job, stored))
+                    stored = with_prepared_scans(job, with_glmm_scanners(job, stored))
+                    nulls[c] = with_joint_nulls(job, stored)
         tick = progress("scan", genotypes.shape[1]) if progress else None
         if tick:
             tick(sum(sizes[key] for key in sizes if run.has(key)))

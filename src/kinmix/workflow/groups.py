@@ -18,7 +18,7 @@ from ..impute import mean_impute
 @dataclass(frozen=True)
 class TraitGroup:
     """Traits observed on the same samples: their names, their columns of Y, and ``rows``,
-    the aligned samples that observe them."""
+    the aligned samples that observe them, in increasing order."""
 
     traits: list[str]
     columns: list[int]

@@ -21,8 +21,10 @@ JOINT_TESTS = ("any", "common")
 _LIKELIHOODS = {"binary": "bernoulli", "count": "poisson", "binomial": "binomial"}
 #: How the LMM is computed: eigendecomposition, conjugate gradients, or chosen by size.
 METHODS = ("auto", "exact", "cg")
-#: Float64 entries of one block of dosages (128 MiB) when no chunk size is given.
-BLOCK_ENTRIES = 2**24
+#: Float64 entries of one block of dosages (16 MiB) when no chunk size is given: the scan
+#: of a block holds a few arrays of its size, small beside the n×n eigenvectors, and the
+#: rotation GEMM is as fast on blocks of a few hundred variants as on larger ones.
+BLOCK_ENTRIES = 2**21
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,10 @@ class FileScan:
         return self.results.frame()
 
 
-def variants_per_block(options: ScanOptions, n: int) -> int:
-    if options.chunk_size is not None:
+def variants_per_block(options: ScanOptions | None, n: int) -> int:
+    """Variants per block of a scan (``--chunk-size``, else :data:`BLOCK_ENTRIES`
+    entries); with ``options`` None, of the kinship pass, whose block does not follow
+    ``--chunk-size`` so that the kinship's sums, and every statistic, do not depend on it."""
+    if options is not None and options.chunk_size is not None:
         return int(options.chunk_size)
     return int(np.clip(BLOCK_ENTRIES // max(n, 1), 16, 4 * BLOCK_SIZE))

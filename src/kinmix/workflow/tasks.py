@@ -23,6 +23,7 @@ from .blocks import (
     fit_glmm_nulls,
     group_joint_null,
     joint_block,
+    prepare_group_scan,
     restore_glmm_null,
     scan_block,
 )
@@ -64,7 +65,10 @@ class ChromosomeNull:
     (the ML δ with ``refit_delta``), the heritability rows, the seconds spent per step,
     with ``--joint`` the multi-trait null of each group (not stored: refitted from the
     stored eigendecompositions when a run resumes), and for a non-normal trait type the
-    GLMM null of each trait per group (:class:`~kinmix.workflow.blocks.GlmmNull`)."""
+    GLMM null of each trait per group (:class:`~kinmix.workflow.blocks.GlmmNull`); for
+    continuous traits scanned one by one, each group's :class:`kinmix.gwas.PreparedScan`
+    (not stored either: rebuilt from the stored eigendecomposition and δ), whose basis
+    then holds the eigenvectors of ``decompositions``."""
 
     decompositions: list
     deltas: list
@@ -72,6 +76,7 @@ class ChromosomeNull:
     seconds: dict
     joints: list | None = None
     glmms: list | None = None
+    scans: list | None = None
 
 
 def null_task(job: ScanJob, c: str | None) -> ChromosomeNull:
@@ -79,10 +84,10 @@ def null_task(job: ScanJob, c: str | None) -> ChromosomeNull:
     seconds = {}
     index = job.index(c)
     began = time.perf_counter()
-    kinship_c = _chromosome_kinship(job.kin, job.full_K, c)
+    kinship_c = _chromosome_kinship(job.kin, job.full_K, c, job.groups, job.rows.shape[0])
     seconds["kinship"] = time.perf_counter() - began
     began = time.perf_counter()
-    decompositions = _decompositions(kinship_c, job.groups, job.rows.shape[0])
+    decompositions = _decompositions(kinship_c, job.groups)
     del kinship_c
     seconds["eigh"] = time.perf_counter() - began
     began = time.perf_counter()
@@ -95,7 +100,7 @@ def null_task(job: ScanJob, c: str | None) -> ChromosomeNull:
             glmms.append(fit_glmm_nulls(job.Y, job.X, group, QS, job.options, job.trials))
     heritability = pd.DataFrame(rows, columns=list(HERITABILITY_COLUMNS))
     state = ChromosomeNull(decompositions, deltas, heritability, seconds, glmms=glmms or None)
-    null = with_joint_nulls(job, state)
+    null = with_joint_nulls(job, with_prepared_scans(job, state))
     seconds["null fits"] = time.perf_counter() - began
     log.debug(
         "chromosome %s: %d variants, kinship rank %s",
@@ -115,6 +120,20 @@ def with_joint_nulls(job: ScanJob, null: ChromosomeNull) -> ChromosomeNull:
         for group, QS in zip(job.groups, null.decompositions, strict=True)
     ]
     return dataclasses.replace(null, joints=joints)
+
+
+def with_prepared_scans(job: ScanJob, null: ChromosomeNull) -> ChromosomeNull:
+    """``null`` with each group's prepared scan when its continuous traits are scanned one
+    by one; the eigenvectors are then those of the scans' bases (a view), so the state
+    holds one copy of them."""
+    if job.options.trait_type != "continuous" or job.options.joint:
+        return null
+    scans, decompositions = [], []
+    for group, QS, deltas in zip(job.groups, null.decompositions, null.deltas, strict=True):
+        prepared = prepare_group_scan(job.Y, job.X, job.E, group, QS, job.options, deltas)
+        scans.append(prepared)
+        decompositions.append(((prepared.Q0, None), QS[1]))
+    return dataclasses.replace(null, decompositions=decompositions, scans=scans)
 
 
 def with_glmm_scanners(job: ScanJob, null: ChromosomeNull) -> ChromosomeNull:
@@ -139,11 +158,12 @@ def block_task(job: ScanJob, null: ChromosomeNull, block: tuple) -> tuple[pd.Dat
     parts = []
     joints = null.joints or [None] * len(job.groups)
     glmms = null.glmms or [None] * len(job.groups)
-    for group, QS, deltas, joint, group_glmms in zip(
-        job.groups, null.decompositions, null.deltas, joints, glmms, strict=True
+    scans = null.scans or [None] * len(job.groups)
+    for group, joint, group_glmms, prepared in zip(
+        job.groups, joints, glmms, scans, strict=True
     ):
         if joint is None:
-            part = scan_block(G, job.Y, job.X, job.E, group, QS, job.options, deltas, group_glmms)
+            part = scan_block(G, group, job.options, job.X.shape[1], prepared, group_glmms)
             part.insert(0, "_index", np.repeat(index, len(group.traits)))
         else:
             part = joint_block(G, joint, group, job.options.joint)
@@ -155,12 +175,17 @@ def block_task(job: ScanJob, null: ChromosomeNull, block: tuple) -> tuple[pd.Dat
 
 
 def _chromosome_kinship(
-    kin: StreamedKinship | None, full_K: np.ndarray | None, chrom: str | None
+    kin: StreamedKinship | None,
+    full_K: np.ndarray | None,
+    chrom: str | None,
+    groups: list[TraitGroup],
+    n: int,
 ) -> tuple[str, Any]:
     """The kinship without ``chrom`` (all of it for None) as ``(form, payload)``.
 
-    Forms: ``"dense"`` (a full matrix, kept), ``"upper"`` (the upper triangle of a new
-    matrix, which the eigendecomposition destroys) or ``"factor"`` (Z/√m, low rank).
+    Forms: ``"dense"`` (a full matrix, kept), ``"upper"`` (one new matrix per trait group,
+    on its samples, whose upper triangle holds the kinship: the eigendecomposition destroys
+    it) or ``"factor"`` (Z/√m, low rank).
     """
     if full_K is not None:
         return "dense", full_K
@@ -168,20 +193,22 @@ def _chromosome_kinship(
     if kin.low_rank:
         on = kin.factor_chrom != chrom if leave_out else np.ones(kin.factor.shape[1], bool)
         return "factor", kin.factor[:, on] / np.sqrt(int(on.sum()))
-    return "upper", kin.loco_upper(chrom) if leave_out else kin.full_upper()
+    upper = kin.loco_upper(chrom) if leave_out else kin.full_upper()
+    if all(g.rows.shape[0] == n for g in groups):
+        return "upper", [upper]
+    # A group's rows increase (np.flatnonzero), so the upper triangle stays upper;
+    # transposing twice makes the selection Fortran-ordered without a second copy.
+    return "upper", [upper.T[np.ix_(g.rows, g.rows)].T for g in groups]
 
 
-def _decompositions(kinship: tuple[str, Any], groups: list[TraitGroup], n: int) -> list[Any]:
+def _decompositions(kinship: tuple[str, Any], groups: list[TraitGroup]) -> list[Any]:
     """The eigendecomposition of ``kinship`` on each group's samples."""
     form, payload = kinship
     if form == "dense":
         return [economic_qs(payload[np.ix_(g.rows, g.rows)]) for g in groups]
     if form == "factor":
         return [economic_qs_linear(payload[g.rows]) for g in groups]
-    if all(g.rows.shape[0] == n for g in groups):
-        return [eigh_upper_in_place(payload)]
-    full = np.triu(payload) + np.triu(payload, 1).T
-    return [eigh_upper_in_place(np.asfortranarray(full[np.ix_(g.rows, g.rows)])) for g in groups]
+    return [eigh_upper_in_place(upper) for upper in payload]
 
 
 def null_heritability(
