@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ._version import __version__
-from .constants import AUTO_CG_SAMPLES, CHI2_MEDIAN
+from .constants import AUTO_CG_SAMPLES
 from .errors import KinmixError
 
 log = logging.getLogger("kinmix")
@@ -424,18 +424,6 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def lambda_gc(pvalues: Any) -> float:
-    r"""Genomic inflation :math:`\lambda_{GC}` = median :math:`\chi^2_1` quantile of the
-    p-values over its expectation 0.4549 (defined for every test through its p-values)."""
-    from scipy import stats
-
-    p = np.asarray(pvalues, dtype=float)
-    p = p[np.isfinite(p)]
-    if p.size == 0:
-        return float("nan")
-    return float(stats.chi2.isf(np.median(p), 1) / CHI2_MEDIAN)
-
-
 # -- kinmix scan ------------------------------------------------------------------------------
 def _scan(args: argparse.Namespace) -> int:
     started = time.perf_counter()
@@ -548,6 +536,8 @@ def _summary(
 ) -> dict:
     """The content of summary.json; ``table`` is the results' digest
     (:class:`kinmix.workflow.output.TableDigest`)."""
+    from .plot import genomic_inflation
+
     pvalues = table.pvalues
     if "trait" not in pvalues.columns:
         name = (
@@ -576,7 +566,9 @@ def _summary(
         "samples": result.samples,
         "kinship": result.kinship,
         "heritability": heritability,
-        "lambda_gc": {str(t): lambda_gc(rows["pvalue"]) for t, rows in per_trait.items()},
+        "lambda_gc": {
+            str(t): genomic_inflation(rows["pvalue"]) for t, rows in per_trait.items()
+        },
         "variants": {"tested": table.tested, "rows": table.rows},
         "top_hits": _top_hits(table.top),
         "resumed": result.steps.get("resumed", False),

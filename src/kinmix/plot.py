@@ -46,7 +46,10 @@ def _figure(width: float, height: float, rows: int = 1) -> tuple[Any, Any]:
         from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise InputError('plots need matplotlib: pip install "kinmix[plot]"') from exc
-    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    # fixed margins: a constrained layout measures every label first (a second per plot)
+    figure = Figure(figsize=(width, height), dpi=DPI)
+    figure.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, bottom=0.5 / height,
+                           top=1 - 0.45 / height, hspace=0.45)
     FigureCanvasAgg(figure)
     axes = figure.subplots(rows, 1, squeeze=False)[:, 0]
     return figure, axes
@@ -183,11 +186,13 @@ def manhattan(
 
 def genomic_inflation(pvalues: np.ndarray) -> float:
     r""":math:`\lambda_{GC}`: median of the p-values' :math:`\chi^2_1` quantiles over 0.4549."""
-    from scipy.stats import chi2
+    from scipy.special import chdtri
 
     p = np.asarray(pvalues, dtype=float)
     p = p[np.isfinite(p)]
-    return float(np.median(chi2.isf(p, 1)) / CHI2_MEDIAN)
+    if p.size == 0:
+        return float("nan")
+    return float(np.median(chdtri(1, p)) / CHI2_MEDIAN)
 
 
 def qq(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> Path:
@@ -220,7 +225,7 @@ def qq(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> Pa
         If ``pvalue`` is missing or has no finite value, matplotlib is absent, or the
         file cannot be written.
     """
-    from scipy.stats import beta
+    from scipy.special import betaincinv
 
     table = _check_table(table, ("pvalue",))
     figure, axes = _figure(5.5, 5.5)
@@ -234,8 +239,8 @@ def qq(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> Pa
         rank, p = np.flatnonzero(drawn) + 1, p[drawn]
         expected = -np.log10((rank - 0.5) / m)
         if k == 0:
-            axis.fill_between(expected, -np.log10(beta.ppf(0.975, rank, m - rank + 1)),
-                              -np.log10(beta.ppf(0.025, rank, m - rank + 1)),
+            axis.fill_between(expected, -np.log10(betaincinv(rank, m - rank + 1, 0.975)),
+                              -np.log10(betaincinv(rank, m - rank + 1, 0.025)),
                               color="#dddddd", linewidth=0, label="95% null band")
         label = f"λGC = {inflation:.3f}" if trait is None else f"{trait}: λGC = {inflation:.3f}"
         axis.plot(expected, _minus_log10(p), linestyle="none", marker="o", markersize=2.5,

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2 as chi2_distribution
+from scipy.special import chdtrc
 
 from .._validate import as_matrix, check_full_column_rank
 from ..errors import InputError
@@ -240,7 +240,7 @@ class KronFastScanner:
             scale=scale,
             chi2=chi2,
             dof=dof,
-            pvalue=chi2_distribution.sf(chi2, dof),
+            pvalue=chdtrc(dof, chi2),
         )
 
     def _scan_block(self, A1: np.ndarray, Gb: np.ndarray):

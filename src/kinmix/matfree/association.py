@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import chi2 as chi2_distribution
+from scipy.special import chdtrc
 
 from ._arrays import backend, concat, fetch
 from .gls import Batch, project, solve_batch
@@ -102,7 +102,7 @@ def statistics(numerator, denominator, rss0, n) -> Statistics:
         beta = numerator / denominator
         scale = rss1 / n
         se = np.sqrt(scale / denominator)
-    return Statistics(beta, se, chi2, chi2_distribution.sf(chi2, 1), scale)
+    return Statistics(beta, se, chi2, chdtrc(1, chi2), scale)
 
 
 def _ols_residual_square(gg, GtX, XtX_inv) -> np.ndarray:
