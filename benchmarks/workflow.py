@@ -170,9 +170,11 @@ def main() -> int:
     for name, seconds in steps.items():
         print(f"{name:<24}{seconds:>10.2f}")
     print(f"{'kinmix scan (process)':<24}{total:>10.2f}", flush=True)
-    block = int(np.clip(2**24 // n, 16, 4 * 4096))
+    from kinmix.workflow.options import variants_per_block
+
+    block = int(np.clip(2**24 // n, 16, 4 * 4096))  # the floor's (larger, faster) block
     matrix = n * n * 8
-    budget = 3 * matrix + n * min(block, -(-m // C)) * 8
+    budget = 3 * matrix + n * min(variants_per_block(None, n), -(-m // C)) * 8
     print(
         f"peak memory above a bare interpreter = {peak / 2**20:.0f} MiB = "
         f"{peak / matrix:.2f} n×n matrices; budget 3 n×n + one block "
