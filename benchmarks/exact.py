@@ -6,9 +6,9 @@ Command::
         [--chromosomes C] [--no-peers] [--no-gemma] [--no-loco] [--seed 0]
 
 Simulates a related cohort (sibships of 4 from two populations; 1,000 samples × 10,000
-variants, or 3,000 × 30,000 with ``--large``; 10 chromosomes), writes it as PLINK files,
-builds GEMMA's centred kinship once (``gemma -gk 1``, not timed) and then times, in the same
-run:
+variants, or 3,000 × 30,000 with ``--large``; 10 chromosomes), writes it as PLINK files
+(both with ``validation/sibships.py``, as ``validation/gemma_exact.py`` does), builds
+GEMMA's centred kinship once (``gemma -gk 1``, not timed) and then times, in the same run:
 
 - ``rotation GEMM``: the bare :math:`Q_0^\\top G` (the floor of any rotated scan);
 - ``fixed-δ scan``: ``kinmix.scan(G, y, X, QS)`` (Hail's LRT with δ at its null value);
@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,26 +43,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
+
+from sibships import run, simulate_sibships, write_cohort
+
 JAMMA = Path("/tmp/jamma-venv/bin/jamma")
-
-
-def simulate(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dosages (n, m) of sibships of 4 from 2 populations, a trait with h² ≈ 0.5, covariates."""
-    rng = np.random.default_rng(seed)
-    nfam = n // 4
-    ancestral = rng.uniform(0.08, 0.5, m)
-    freqs = np.clip(ancestral + rng.normal(0, 0.03, (2, m)), 0.05, 0.95)
-    parents = rng.random((nfam, 2, 2, m)) < freqs[np.arange(nfam) % 2][:, None, None, :]
-    which = rng.random((nfam, 4, 2, m)) < 0.5
-    alleles = np.where(which, parents[:, None, :, 1], parents[:, None, :, 0])
-    G = alleles.sum(axis=2).reshape(nfam * 4, m).astype(np.float64)
-    causal = rng.choice(m, 50, replace=False)
-    Z = G[:, causal] - G[:, causal].mean(0)
-    genetic = Z @ rng.normal(size=50)
-    genetic *= np.sqrt(0.5 / genetic.var())
-    covariates = np.column_stack([rng.normal(size=G.shape[0]), rng.binomial(1, 0.5, G.shape[0])])
-    y = 1.0 + covariates @ [0.3, -0.2] + genetic + rng.normal(0, np.sqrt(0.5), G.shape[0])
-    return G, y, covariates
 
 
 def timed(label: str, rows: list, func):
@@ -71,12 +55,6 @@ def timed(label: str, rows: list, func):
     out = func()
     rows.append((label, time.perf_counter() - start))
     return out
-
-
-def run(cmd: list[str], cwd: Path) -> None:
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{done.stdout[-1500:]}\n{done.stderr[-1500:]}")
 
 
 def neglog_rel(ours: pd.Series, theirs: pd.Series) -> float:
@@ -111,34 +89,18 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    from bed_reader import open_bed, to_bed
+    from bed_reader import open_bed
 
     import kinmix
 
     n, m = (3000, 30000) if args.large else (1000, 10000)
     n, m, nchrom = args.samples or n, args.variants or m, args.chromosomes
-    G, y, covariates = simulate(n, m, args.seed)
+    G, y, covariates = simulate_sibships(n, m, args.seed)
     n = G.shape[0]  # whole sibships
     X = np.column_stack([np.ones(n), covariates])
     work = Path(tempfile.mkdtemp(prefix="kinmix-exact-bench-"))
-    ids = [f"s{i}" for i in range(n)]
-    variants = [f"v{j}" for j in range(m)]
-    to_bed(
-        work / "cohort.bed",
-        G.astype(np.float32),
-        properties={
-            "fid": ids,
-            "iid": ids,
-            "sid": variants,
-            "chromosome": [str(1 + j * nchrom // m) for j in range(m)],
-            "bp_position": np.arange(1, m + 1) * 100,
-            "allele_1": ["A"] * m,
-            "allele_2": ["G"] * m,
-            "pheno": y,
-        },
-        count_A1=True,
-    )
-    np.savetxt(work / "covar.txt", X, fmt="%.10g")
+    chromosomes = [str(1 + j * nchrom // m) for j in range(m)]
+    ids, variants = write_cohort(work, G, y, X, chromosomes)
     write_tables(work, ids, y, covariates)
     gemma = shutil.which("gemma")
     if gemma:

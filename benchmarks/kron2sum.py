@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -38,6 +39,10 @@ from pathlib import Path
 import numpy as np
 
 from kinmix.lmm import Kron2Sum
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
+
+from gemma_mvlmm import simulate_traits
 
 PEER_FIT = textwrap.dedent(
     """
@@ -86,20 +91,8 @@ PEER_SCAN = textwrap.dedent(
 )
 
 
-def simulate(n: int, p: int, rng: np.random.Generator, m: int = 200):
-    freq = rng.uniform(0.05, 0.5, size=m)
-    Z = rng.binomial(2, freq, size=(n, m)).astype(float)
-    G = (Z - 2 * freq) / np.sqrt(2 * freq * (1 - freq) * m)
-    X = np.column_stack([np.ones(n), rng.normal(size=n)])
-    L0 = rng.normal(size=(p, p)) * 0.6
-    L1 = np.tril(rng.normal(size=(p, p)) * 0.3) + np.eye(p)
-    Y = X @ rng.normal(size=(2, p)) + G @ rng.normal(size=(m, p)) @ L0.T
-    Y += rng.normal(size=(n, p)) @ L1.T
-    return Y, X, G
-
-
 def fit_case(n, p, rank, rng, python, cap):
-    Y, X, G = simulate(n, p, rng)
+    Y, X, G = simulate_traits(n, p, 200, rng, genetic=0.6, noise=0.3)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -4,10 +4,11 @@ Command::
 
     .venv/bin/python validation/gemma_exact.py [--samples 800] [--variants 3000] [--seed 1]
 
-Simulates a related cohort (families of full siblings from two populations, one
-continuous trait, an intercept and two covariates), writes it as PLINK files with
-bed-reader's ``to_bed``, runs GEMMA 0.98.5 (Debian's ``gemma``) to build its centred kinship
-(``-gk 1``) and to test every variant (``-lmm 4 -k ... -c ...``), then runs
+Simulates a related cohort (sibships of 4 from two populations, one continuous trait, an
+intercept and two covariates) and writes it as PLINK files with bed-reader's ``to_bed``
+(both with ``validation/sibships.py``, shared with ``benchmarks/exact.py``), runs GEMMA
+0.98.5 (Debian's ``gemma``) to build its centred kinship (``-gk 1``) and to test every
+variant (``-lmm 4 -k ... -c ...``), then runs
 ``kinmix.scan(..., test="all", refit_delta=True)`` with GEMMA's kinship file and compares:
 
 - ``p_wald``, ``p_lrt``, ``p_score`` with kinmix's ``pvalue_f``, ``pvalue_lrt``,
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -35,37 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-
-def simulate(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Genotypes (n, m) of sibships from two populations, a trait and two covariates."""
-    rng = np.random.default_rng(seed)
-    nfam = n // 4
-    freq = np.clip(rng.beta(2, 5, m), 0.08, 0.92)
-    shift = rng.normal(0, 0.05, m)
-    G = np.empty((n, m))
-    for f in range(nfam):
-        p = np.clip(freq + (shift if f % 2 else -shift), 0.02, 0.98)
-        parents = rng.binomial(1, p, (4, m))  # two haplotypes per parent
-        for child in range(4):
-            i = 4 * f + child
-            G[i] = (
-                parents[rng.integers(0, 2, m), np.arange(m)]
-                + parents[2 + rng.integers(0, 2, m), np.arange(m)]
-            )
-    G[nfam * 4 :] = rng.binomial(2, freq, (n - nfam * 4, m))
-    Z = (G - G.mean(0)) / np.maximum(G.std(0), 1e-12)
-    causal = rng.choice(m, 20, replace=False)
-    genetic = Z[:, causal] @ rng.normal(0, 1, 20)
-    genetic *= np.sqrt(0.5 / genetic.var())
-    covariates = np.column_stack([rng.normal(size=n), rng.binomial(1, 0.5, n)])
-    y = 1.0 + covariates @ [0.3, -0.2] + genetic + rng.normal(0, np.sqrt(0.5), n)
-    return G, y, covariates
-
-
-def run(cmd: list[str], cwd: Path) -> None:
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+from sibships import run, simulate_sibships, write_cohort
 
 
 def rel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -80,33 +50,14 @@ def main() -> int:
     args = parser.parse_args()
     if shutil.which("gemma") is None:
         sys.exit("gemma is not on PATH (Debian package 'gemma').")
-    from bed_reader import to_bed
-
     import kinmix
     from kinmix.lmm import LMM
 
-    G, y, covariates = simulate(args.samples, args.variants, args.seed)
+    G, y, covariates = simulate_sibships(args.samples, args.variants, args.seed)
     n, m = G.shape
     work = Path(tempfile.mkdtemp(prefix="kinmix-gemma-"))
-    ids = [f"s{i}" for i in range(n)]
-    variants = [f"v{j}" for j in range(m)]
-    to_bed(
-        work / "cohort.bed",
-        G.astype(np.float32),
-        properties={
-            "fid": ids,
-            "iid": ids,
-            "sid": variants,
-            "chromosome": ["1"] * m,
-            "bp_position": np.arange(1, m + 1) * 100,
-            "allele_1": ["A"] * m,
-            "allele_2": ["G"] * m,
-            "pheno": y,
-        },
-        count_A1=True,
-    )
     X = np.column_stack([np.ones(n), covariates])
-    np.savetxt(work / "covar.txt", X, fmt="%.10g")
+    _, variants = write_cohort(work, G, y, X, ["1"] * m)
     run(["gemma", "-bfile", "cohort", "-gk", "1", "-o", "kin", "-outdir", "out"], work)
     run(
         [

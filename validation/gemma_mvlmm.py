@@ -40,18 +40,33 @@ from bed_reader import to_bed
 from kinmix.lmm import Kron2Sum
 
 
-def simulate(n: int, p: int, seed: int):
-    """Traits with genetic and residual trait correlations on a full-rank kinship."""
-    rng = np.random.default_rng(seed)
-    m = 2 * n
+def simulate_traits(
+    n: int, p: int, m: int, rng: np.random.Generator, *, genetic: float, noise: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""p correlated traits on the kinship of m population-standardised genotypes.
+
+    :math:`Z_{ij} = (g_{ij} - 2f_j)/\sqrt{2f_j(1-f_j)m}` with :math:`g_{ij} \sim
+    \mathrm{Bin}(2, f_j)`, :math:`f_j \sim U(0.05, 0.5)`; covariates X = [1, N(0, 1)];
+    :math:`Y = XB + ZUL_0^\top + EL_1^\top` with :math:`B, U, E` standard normal,
+    :math:`L_0` normal times ``genetic`` and :math:`L_1` lower triangular, normal times
+    ``noise`` plus the identity. Returns ``(Y, X, Z)``; shared with
+    ``benchmarks/kron2sum.py``.
+    """
     freq = rng.uniform(0.05, 0.5, size=m)
     Z = rng.binomial(2, freq, size=(n, m)).astype(float)
     Z = (Z - 2 * freq) / np.sqrt(2 * freq * (1 - freq) * m)
     X = np.column_stack([np.ones(n), rng.normal(size=n)])
-    L0 = rng.normal(size=(p, p)) * 0.7
-    L1 = np.tril(rng.normal(size=(p, p)) * 0.4) + np.eye(p)
+    L0 = rng.normal(size=(p, p)) * genetic
+    L1 = np.tril(rng.normal(size=(p, p)) * noise) + np.eye(p)
     Y = X @ rng.normal(size=(2, p)) + Z @ rng.normal(size=(m, p)) @ L0.T
     Y += rng.normal(size=(n, p)) @ L1.T
+    return Y, X, Z
+
+
+def simulate(n: int, p: int, seed: int):
+    """Traits with genetic and residual trait correlations on a full-rank kinship."""
+    rng = np.random.default_rng(seed)
+    Y, X, Z = simulate_traits(n, p, 2 * n, rng, genetic=0.7, noise=0.4)
     snps = rng.binomial(2, 0.3, size=(n, 5)).astype(float)  # GEMMA needs some variants
     return Y, X, Z, snps
 

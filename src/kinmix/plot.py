@@ -22,10 +22,9 @@ import numpy as np
 import pandas as pd
 
 from .checkpoint import write_atomically
+from .constants import CHI2_MEDIAN
 from .errors import InputError
 
-#: Median of the χ² distribution with one degree of freedom.
-CHI2_MEDIAN = 0.454936423119572
 #: Resolution of the written images.
 DPI = 120
 #: Smallest p-value drawn when a table has no positive one.

@@ -7,10 +7,9 @@ import pytest
 from scipy import stats
 
 from kinmix import economic_qs, scan
+from kinmix.constants import CHI2_MEDIAN
 from kinmix.errors import InputError
 from kinmix.lmm import LMM
-
-from .test_null_calibration import CHI2_MEDIAN, _families
 
 pytestmark = pytest.mark.filterwarnings("ignore::kinmix.errors.BoundaryWarning")
 
@@ -124,22 +123,13 @@ def test_scan_tests__bad_options_raise():
         scan(G, y, X, K=K, refit_delta=True, restricted=True)
 
 
-def test_scan_refit__null_pvalues_are_uniform_with_related_samples():
+def test_scan_refit__null_pvalues_are_uniform_with_related_samples(null_cohort):
     """GEMMA's three exact tests under the null: λGC near 1, uniform p-values.
 
     As in ``test_null_calibration``: 125 sibships of 4 from 2 populations, h² = 0.5, and
     pooled traits (P = 8) so that the spread of λGC from the draws of y stays small.
     """
-    rng = np.random.default_rng(11)
-    n, ntraits, h2 = 500, 8, 0.5
-    dosages = _families(rng, 125, 4, 3500, fst=0.05)
-    W, G = dosages[:, :2000], dosages[:, 2000:]
-    W = W[:, W.std(axis=0) > 0]
-    W = (W - W.mean(axis=0)) / W.std(axis=0)
-    QS = economic_qs(W @ W.T / W.shape[1])
-    (Q0, _), S0 = QS
-    genetic = Q0 @ (np.sqrt(S0)[:, None] * rng.normal(size=(S0.size, ntraits)))
-    Y = 1.0 + np.sqrt(h2) * genetic + np.sqrt(1 - h2) * rng.normal(size=(n, ntraits))
+    G, Y, QS = null_cohort(seed=11, variants=3500, traits=8)
     result = scan(G, Y, None, QS, test="all", refit_delta=True)
     tested = result[result["reason"].isna()]
     assert len(tested) >= 0.99 * len(result)

@@ -6,26 +6,25 @@ import numpy as np
 import pandas as pd
 
 import kinmix
+from kinmix.gwas import loco_scan
 
 
 def exact_loco(G: np.ndarray, chromosomes: np.ndarray, y: np.ndarray):
     """Exact LOCO scan (REML null δ per chromosome) and the δ of each chromosome.
 
-    Rows come back in the order of ``G``'s columns.
+    The table is :func:`kinmix.gwas.loco_scan`'s (rows in the order of ``G``'s columns);
+    each chromosome's δ is that of :class:`kinmix.LMM` fitted by REML on the kinship of
+    the other chromosomes, which is the δ the scan's null uses.
     """
-    n = G.shape[0]
-    X = np.ones((n, 1))
-    tables, deltas = [], {}
+    table = loco_scan(G, y, chromosomes=chromosomes, restricted=True)
+    X = np.ones((G.shape[0], 1))
+    deltas = {}
     for chrom in pd.unique(chromosomes):
-        on = chromosomes == chrom
-        QS = kinmix.economic_qs(kinmix.grm(G[:, ~on]))
+        QS = kinmix.economic_qs(kinmix.grm(G[:, chromosomes != chrom]))
         lmm = kinmix.LMM(y, X, QS, restricted=True)
         lmm.fit(verbose=False)
         deltas[chrom] = float(lmm.delta)
-        table = kinmix.scan(G[:, on], y, X, QS, restricted=True)
-        table.index = np.flatnonzero(on)
-        tables.append(table)
-    return pd.concat(tables).sort_index(), deltas
+    return table, deltas
 
 
 def minus_log10(p) -> np.ndarray:

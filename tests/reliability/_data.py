@@ -73,6 +73,19 @@ def h2_field(result, name: str):
     return result[name] if isinstance(result, dict) else getattr(result, name)
 
 
+def refusal_test(table: list):
+    """The catalogue's refusal test over ``table`` (rows ``(id, call, match)``): each call
+    raises :class:`kinmix.InputError` with a message matching ``match``. Bind the result
+    to ``test_refused_with_a_message_naming_the_input`` in the catalogue's module."""
+
+    @pytest.mark.parametrize(("call", "match"), case_params(table))
+    def test_refused_with_a_message_naming_the_input(call, match):
+        with pytest.raises(kinmix.InputError, match=match):
+            call()
+
+    return test_refused_with_a_message_naming_the_input
+
+
 def case_params(table: list) -> list:
     """``pytest.param``s from a table of ``(id, *values)`` tuples or ``pytest.param``s."""
     params = []

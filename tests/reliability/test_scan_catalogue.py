@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kinmix import LMM, FastScanner, InputError, economic_qs, scan
+from kinmix import LMM, FastScanner, economic_qs, scan
 
-from ._data import case_params, dense_lml, fitted_lmm, problem
+from ._data import dense_lml, fitted_lmm, problem, refusal_test
 
 P = problem()
 n = P.n
@@ -166,13 +166,7 @@ REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("call", "match"),
-    case_params(REFUSALS),
-)
-def test_refused_with_a_message_naming_the_input(call, match):
-    with pytest.raises(InputError, match=match):
-        call()
+test_refused_with_a_message_naming_the_input = refusal_test(REFUSALS)
 
 
 # -- accepted inputs: the right answer ---------------------------------------------------------

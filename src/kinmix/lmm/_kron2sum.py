@@ -39,7 +39,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
 from .._validate import as_matrix, check_full_column_rank
-from ..constants import FREE_FORM_JITTER
+from ..constants import FREE_FORM_JITTER, LOG2PI
 from ..cov import Kron2SumCov
 from ..errors import ConvergenceWarning, FitError, InputError
 from ..linalg import Whitening, whiten
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LOG2PI = float(np.log(2 * np.pi))
 #: L-BFGS-B stopping rules of :meth:`Kron2Sum.fit`: evaluations cost nothing in n, so the
 #: relative-reduction rule is tight and the projected-gradient rule ends most runs.
 FACTR = 10.0

@@ -36,9 +36,10 @@ import pandas as pd
 from scipy.special import chdtrc
 
 from .._validate import as_matrix, check_full_column_rank
+from ..constants import LOG2PI
 from ..errors import InputError
 from ..linalg import EconomicSVD
-from ._kron2sum import LOG2PI, Kron2Sum, KronData, evaluate
+from ._kron2sum import Kron2Sum, KronData, evaluate
 
 #: Variants rotated together in :meth:`KronFastScanner.fast_scan` by default.
 DEFAULT_BLOCK_SIZE = 2048
