@@ -55,3 +55,23 @@ def test_prepare_scan_names_bad_inputs(cohort):
         prepare_scan(y, X, QS, deltas=[0.2, 0.3])
     with pytest.raises(InputError, match="G must have 60 rows"):
         prepare_scan(y, X, QS, deltas=[0.3]).table(G[:10])
+
+
+@pytest.mark.parametrize("missing_columns", [1, 30])  # a few variants, or most, miss a dosage
+def test_overwrite_imputes_the_callers_block_and_changes_nothing_else(cohort, missing_columns):
+    G, y, X, QS = cohort
+    G = G.copy()
+    rng = np.random.default_rng(5)
+    for j in rng.choice(40, missing_columns, replace=False):
+        G[rng.integers(60), j] = np.nan
+    prepared = prepare_scan(y, X, QS, deltas=[0.4])
+    kept = G.copy()
+    expected = prepared.table(G)
+    np.testing.assert_array_equal(G, kept)  # untouched without overwrite
+    owned = G.copy()
+    table = prepared.table(owned, overwrite=True)
+    pd.testing.assert_frame_equal(table, expected, check_exact=True)
+    assert not np.isnan(owned).any()
+    means = np.nanmean(kept, axis=0)
+    holes = np.isnan(kept)
+    np.testing.assert_allclose(owned[holes], np.broadcast_to(means, kept.shape)[holes])

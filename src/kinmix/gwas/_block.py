@@ -102,30 +102,38 @@ class Dosages:
     too_large: np.ndarray
 
 
-def dosages(block: np.ndarray) -> Dosages:
+def dosages(block: np.ndarray, *, overwrite: bool = False) -> Dosages:
     r"""Mean-impute a block in one pass over memory.
 
     The pass computes :math:`g^\top g`, which the kernel needs; a NaN there flags the
     variants with missing dosages, which alone go through
     :func:`kinmix.impute.mean_impute` (mean of the observed dosages, 0 for a variant with
-    none) before their :math:`g^\top g` is recomputed.
+    none) before their :math:`g^\top g` is recomputed — the whole block at once, in place,
+    when most variants miss a dosage. ``block`` is copied before it is changed unless
+    ``overwrite`` (the caller's block is then imputed in place).
     """
     G = np.asarray(block, dtype=np.float64)
     n, m = G.shape
+    owned = overwrite or not np.may_share_memory(G, block)
     with np.errstate(invalid="ignore", over="ignore"):
         GG = np.einsum("nm,nm->m", G, G)
     nobs = np.full(m, n)
     flagged = np.flatnonzero(~np.isfinite(GG))
     if flagged.size:
-        sub = G[:, flagged]
-        nobs[flagged] = mean_impute(sub).nobs
-        G = G.copy() if np.may_share_memory(G, block) else G
-        G[:, flagged] = sub
+        G = G if owned else G.copy()
+        owned = True
         with np.errstate(over="ignore"):
-            GG[flagged] = np.einsum("nm,nm->m", G[:, flagged], G[:, flagged])
+            if 2 * flagged.size >= m:
+                nobs = mean_impute(G).nobs
+                GG = np.einsum("nm,nm->m", G, G)
+            else:
+                sub = G[:, flagged]
+                nobs[flagged] = mean_impute(sub).nobs
+                G[:, flagged] = sub
+                GG[flagged] = np.einsum("nm,nm->m", sub, sub)
     too_large = ~np.isfinite(GG)
     if too_large.any():
-        G = G.copy() if np.may_share_memory(G, block) else G
+        G = G if owned else G.copy()
         G[:, too_large] = 0.0
         GG[too_large] = 0.0
     return Dosages(G, GG, nobs, too_large)
@@ -164,8 +172,11 @@ def _outcome(d: Dosages, sums: np.ndarray, degenerate: np.ndarray, **stats) -> B
     return BlockResult(nobs=d.nobs, af=af, reason=reason, **stats)
 
 
-def scan_genotypes(state: ScanState, block: np.ndarray) -> BlockResult:
-    r"""Test each variant (column) of ``block`` (n, m) for the P traits of ``state``.
+def scan_genotypes(
+    state: ScanState, block: np.ndarray, *, overwrite: bool = False
+) -> BlockResult:
+    r"""Test each variant (column) of ``block`` (n, m) for the P traits of ``state``
+    (``overwrite``: missing dosages may be imputed in ``block`` itself, see :func:`dosages`).
 
     Single-variant scans make one pass to impute (and get :math:`g^\top g`), then one
     product :math:`[Q_0, Q_0L, X, Y, \mathbf 1]^\top G` gives everything else the kernel
@@ -174,7 +185,7 @@ def scan_genotypes(state: ScanState, block: np.ndarray) -> BlockResult:
     its first column and the full model from all of them.
     """
     null = state.null
-    d = dosages(block)
+    d = dosages(block, overwrite=overwrite)
     if state.environments is not None:
         return _interaction(state, d)
     rotated = _scan.rotate_block(null, d.G[:, :, None])

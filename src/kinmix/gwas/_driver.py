@@ -249,9 +249,10 @@ class PreparedScan:
         """The eigenvectors of the kinship, a view of the state's basis."""
         return self.state.null.basis[:, : self.inputs.S0.shape[0]]
 
-    def table(self, G: np.ndarray) -> pd.DataFrame:
+    def table(self, G: np.ndarray, *, overwrite: bool = False) -> pd.DataFrame:
         """:func:`scan`'s table for the dosages ``G`` (n, m) of one block, in memory; its
-        ``variant`` column numbers the block's columns from 0."""
+        ``variant`` column numbers the block's columns from 0. With ``overwrite``, missing
+        dosages are imputed in ``G`` itself (no copy of the block)."""
         G = np.asarray(G, dtype=np.float64)
         n = self.inputs.Y.shape[0]
         if G.ndim != 2 or G.shape[0] != n:
@@ -262,7 +263,7 @@ class PreparedScan:
             E = inputs.environments
             blocks = [empty_result(inputs.Y.shape[1], None if E is None else E.shape[1])]
         else:
-            blocks = [scan_genotypes(self.state, G)]
+            blocks = [scan_genotypes(self.state, G, overwrite=overwrite)]
         return _table(blocks, inputs)
 
 

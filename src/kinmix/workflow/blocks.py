@@ -126,14 +126,17 @@ def scan_block(
     covariates: int,
     prepared: Any = None,
     glmms: list[GlmmNull] | None = None,
+    own_block: bool = False,
 ) -> pd.DataFrame:
     """Statistics of one block of variants for the traits of one group (variant-major):
     through ``prepared`` (:func:`prepare_group_scan`) for continuous traits, through the
-    GLMM nulls ``glmms`` (:func:`fit_glmm_nulls`) for a non-normal trait type."""
-    G = block[group.rows]
+    GLMM nulls ``glmms`` (:func:`fit_glmm_nulls`) for a non-normal trait type. With
+    ``own_block`` (a block read for this group alone, on all its rows), its missing dosages
+    are imputed in place rather than in a copy."""
+    G = block if own_block else block[group.rows]
     if options.trait_type != "continuous":
         return _scan_glmm(G, group, glmms, covariates, options.test)
-    return prepared.table(G).drop(columns=["variant"])
+    return prepared.table(G, overwrite=True).drop(columns=["variant"])
 
 
 def _scan_glmm(

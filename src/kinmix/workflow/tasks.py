@@ -163,7 +163,10 @@ def block_task(job: ScanJob, null: ChromosomeNull, block: tuple) -> tuple[pd.Dat
         job.groups, joints, glmms, scans, strict=True
     ):
         if joint is None:
-            part = scan_block(G, group, job.options, job.X.shape[1], prepared, group_glmms)
+            own = len(job.groups) == 1 and group.rows.shape[0] == G.shape[0]
+            part = scan_block(
+                G, group, job.options, job.X.shape[1], prepared, group_glmms, own_block=own
+            )
             part.insert(0, "_index", np.repeat(index, len(group.traits)))
         else:
             part = joint_block(G, joint, group, job.options.joint)
