@@ -632,6 +632,7 @@ def _h2(args: argparse.Namespace) -> int:
     from .io.tables import align_samples, covariate_matrix
     from .linalg import economic_qs
     from .workflow import gemma_pve, model_from_qs
+    from .workflow.kinships import kinship_on_samples, kinship_rows
 
     out = _prepare_out(args.out)
     for name in ("h2.json", "h2_profile.png"):
@@ -654,14 +655,11 @@ def _h2(args: argparse.Namespace) -> int:
         complete=[k for k in inputs if k != "phenotype"],
     )
     ids, rows = alignment.ids, np.asarray(alignment.genotype_index)
-    source = _open_genotypes(args, bfile=args.grm_bfile) if args.grm_bfile else genotypes
     if kinship is not None:
-        positions = pd.Index(kinship.ids).get_indexer(ids)
-        K = np.asarray(kinship.matrix)[np.ix_(positions, positions)]
+        K = kinship_on_samples(kinship, ids)
     else:
-        source_rows = rows
-        if args.grm_bfile:
-            source_rows = pd.Index(source.samples["iid"].astype(str)).get_indexer(ids)
+        other = _open_genotypes(args, bfile=args.grm_bfile) if args.grm_bfile else None
+        source, source_rows = kinship_rows(genotypes, other, ids, rows)
         kin = StreamedKinship.from_genotypes(
             source,
             samples=source_rows,

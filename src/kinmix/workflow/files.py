@@ -29,6 +29,7 @@ from .groups import (
     joint_group,
     trial_counts,
 )
+from .kinships import kinship_on_samples, kinship_rows
 from .matfree import scan_cg, use_cg
 from .options import FileScan, ScanOptions, variants_per_block
 from .results import ScanTable
@@ -212,8 +213,7 @@ def scan_files(
             kin = None
             full_K = None
             if kinship is not None:
-                positions = pd.Index(kinship.ids).get_indexer(ids)
-                full_K = np.asarray(kinship.matrix)[np.ix_(positions, positions)]
+                full_K = kinship_on_samples(kinship, ids)
                 kinship_info = {"source": "file", "n_variants": kinship.n_variants}
             else:
                 if run.has("kinship"):
@@ -393,12 +393,11 @@ def _kinship_source(
     ids: pd.Index,
     rows: np.ndarray,
 ) -> tuple[Any, np.ndarray]:
-    """The genotypes the kinship is built from and the rows of the kept samples in them."""
-    if kinship_genotypes is None:
-        return timed, rows
-    other = _TimedReads(kinship_genotypes, clock, lambda: current[0])
-    positions = pd.Index(kinship_genotypes.samples["iid"].astype(str)).get_indexer(ids)
-    return other, positions
+    """The (timed) genotypes the kinship is built from and the rows of the kept samples."""
+    other = None
+    if kinship_genotypes is not None:
+        other = _TimedReads(kinship_genotypes, clock, lambda: current[0])
+    return kinship_rows(timed, other, ids, rows)
 
 
 def loco_scan(genotypes: Any, y: np.ndarray, X: np.ndarray) -> pd.DataFrame:
