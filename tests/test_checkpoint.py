@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from kinmix import InputError
@@ -136,21 +134,134 @@ def test_checkpoint_store__errors_and_untrusted_leftovers(tmp_path):
 
 
 def test_checkpoint_store__a_failed_save_keeps_the_previous_result(tmp_path, monkeypatch):
+    import errno
+    import os
+
     import pandas as pd
-    from pyarrow import feather
 
     from kinmix.checkpoint import CheckpointStore
 
     store = CheckpointStore.open(tmp_path, manifest=MANIFEST)
     store.save_frame("part", pd.DataFrame({"x": [1.0]}))
+    write = os.write
 
-    def broken(frame, path, *args, **kwargs):
-        Path(path).write_bytes(b"ARROW1 half")
-        raise OSError("disk full")
+    def full_disk(handle, data):  # a few bytes reach the disk, then it is full
+        write(handle, bytes(data)[:6])
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(feather, "write_feather", broken)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(OSError, match="No space left"):
         store.save_frame("part", pd.DataFrame({"x": [2.0]}))
     monkeypatch.undo()
     pd.testing.assert_frame_equal(store.load_frame("part"), pd.DataFrame({"x": [1.0]}))
     assert sorted(p.name for p in store.path.iterdir()) == ["manifest.json", "part.arrow"]
+
+
+def test_checkpoint_store__batched_results_wait_then_commit_together(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from kinmix.checkpoint import CheckpointStore
+
+    store = CheckpointStore.open(tmp_path, manifest=MANIFEST, commit_seconds=60.0)
+    frames = {f"b{i}": pd.DataFrame({"x": np.arange(3.0) + i}) for i in range(3)}
+    for key, frame in frames.items():
+        store.save_frame(key, frame, batch=True)
+    store.save_arrays("a0", batch=True, v=np.array([1.5, 2.5]))
+    store.save_arrays("null", d=np.array([0.5]))  # not batched: its own file at once
+    # waiting results are visible to this store, and not yet on disk
+    assert all(store.has(key) for key in [*frames, "a0"])
+    pd.testing.assert_frame_equal(store.load_frame("b1"), frames["b1"])
+    assert sorted(p.name for p in store.path.iterdir()) == ["manifest.json", "null.npz"]
+    reopened = CheckpointStore.open(tmp_path, manifest=MANIFEST)
+    assert reopened.resumed and not reopened.has("b0") and reopened.has("null")
+
+    store.flush()
+    assert sorted(p.name for p in store.path.iterdir()) == [
+        "batch-b0.batch", "manifest.json", "null.npz"
+    ]
+    store.flush()  # nothing waits: nothing written
+    again = CheckpointStore.open(tmp_path, manifest=MANIFEST)
+    for key, frame in frames.items():
+        pd.testing.assert_frame_equal(again.load_frame(key), frame, check_exact=True)
+    np.testing.assert_array_equal(again.load_arrays("a0")["v"], [1.5, 2.5])
+    # one result waiting alone is committed as its own file
+    again.save_frame("single", frames["b2"], batch=True)
+    again.flush()
+    assert (again.path / "single.arrow").is_file()
+
+
+def test_checkpoint_store__commits_when_time_or_size_is_reached(tmp_path):
+    import numpy as np
+
+    from kinmix.checkpoint import CheckpointStore
+
+    timed = CheckpointStore.open(tmp_path / "t", manifest=MANIFEST, commit_seconds=30.0)
+    timed.save_arrays("x0", batch=True, v=np.zeros(4))
+    timed.save_arrays("x1", batch=True, v=np.ones(4))
+    assert not list(timed.path.glob("*.batch"))
+    timed._last_commit -= 30.0  # 30 s of work since the last commit
+    timed.save_arrays("x2", batch=True, v=np.ones(4))
+    assert [p.name for p in timed.path.glob("*.batch")] == ["batch-x0.batch"]
+    assert not timed._waiting
+
+    sized = CheckpointStore.open(tmp_path / "s", manifest=MANIFEST, commit_seconds=1e9,
+                                 commit_bytes=3000)
+    for i in range(5):  # each .npz is about 1,100 bytes: a commit every third save
+        sized.save_arrays(f"y{i}", batch=True, v=np.zeros(100))
+    assert [p.name for p in sized.path.glob("*.batch")] == ["batch-y0.batch"]
+    assert sorted(sized._waiting) == ["y3.npz", "y4.npz"]
+
+
+def test_checkpoint_store__an_unreadable_batch_file_counts_as_absent(tmp_path):
+    import numpy as np
+
+    from kinmix.checkpoint import CheckpointStore
+
+    store = CheckpointStore.open(tmp_path, manifest=MANIFEST, commit_seconds=1e9)
+    store.save_arrays("x0", batch=True, v=np.zeros(4))
+    store.save_arrays("x1", batch=True, v=np.zeros(4))
+    store.flush()
+    batch = store.path / "batch-x0.batch"
+    batch.write_bytes(batch.read_bytes()[:50])  # e.g. damaged by a crash of the machine
+    reopened = CheckpointStore.open(tmp_path, manifest=MANIFEST)
+    assert reopened.resumed and not reopened.has("x0") and not reopened.has("x1")
+
+
+def test_fingerprint_array__sampled_hashes_bounded_windows_with_first_and_last(monkeypatch):
+    import hashlib
+
+    import numpy as np
+
+    from kinmix.gwas import _resume, fingerprint_array
+
+    G = np.random.default_rng(0).normal(size=(200, 50_000))
+    hashed = []
+    real = hashlib.sha256
+
+    class Counting:
+        def __init__(self):
+            self.inner = real()
+
+        def update(self, data):
+            hashed.append(memoryview(data).nbytes)
+            self.inner.update(data)
+
+        def hexdigest(self):
+            return self.inner.hexdigest()
+
+    monkeypatch.setattr(_resume.hashlib, "sha256", Counting)
+    first = fingerprint_array(G, sampled=True)
+    # 16 windows of 163 columns (256 KiB // 1,600 bytes), not a quarter of the columns
+    assert hashed == [200 * 163 * 8] * 16
+    assert first["shape"] == [200, 50_000] and "sampled_sha256" in first
+    monkeypatch.undo()
+    inner = int(np.linspace(0, 50_000 - 163, 16).astype(int)[8]) + 100  # inside window 9
+    for column in (0, 49_999, inner):
+        changed = G.copy()
+        changed[7, column] += 1.0
+        assert fingerprint_array(changed, sampled=True) != first, column
+    assert fingerprint_array(G[:, :-1], sampled=True)["shape"] == [200, 49_999]
+    small = np.arange(12.0).reshape(3, 4)
+    assert fingerprint_array(small, sampled=True)["sha256"] == hashlib.sha256(
+        small.tobytes()).hexdigest()

@@ -3,7 +3,8 @@
 Set ``KINMIX_TEST_KILL_AT=<step>:<count>`` and the process sends itself SIGKILL when it
 reaches ``step`` for the ``count``-th time, or any time after. Steps are named where
 :func:`reached` is called: ``kinship`` after each block of the kinship pass, ``null`` when
-a chromosome's null state is stored, ``block`` when a block's results are stored,
+a chromosome's null state is stored, ``block`` when a block's results are handed to the
+checkpoint store (committed, or waiting in memory for the next batch commit),
 ``task`` when a worker task has computed a block, ``write`` while the final results are
 written. With ``KINMIX_TEST_KILL_MARKER=<path>`` as well, only
 the first process to get there dies (it creates the file first), so a worker restarted by

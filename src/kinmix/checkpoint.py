@@ -7,6 +7,9 @@
 - :class:`CheckpointStore` keeps finished intermediate results of a run under
   ``OUT/.kinmix/`` beside a manifest of the run's inputs and options; reopening the store
   with the same manifest resumes, with a different one it refuses and names what changed.
+  Steps saved with ``batch=True`` (a scan's blocks) are committed together, several to a
+  file, so that short steps do not each pay for a flush to disk (see
+  :meth:`CheckpointStore.flush`).
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterable
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +62,31 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def _publish(path: Path, pieces: Iterable[bytes]) -> None:
+    """Write ``pieces`` to ``path`` as :func:`write_atomically` does — temporary file,
+    one fsync, rename — then fsync the folder, so that the rename survives a crash too."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            for piece in pieces:
+                view = memoryview(piece)
+                while view:
+                    view = view[os.write(handle, view):]
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 #: Bytes hashed from each of the evenly spaced windows of a sampled fingerprint.
 SAMPLE_WINDOW = 1 << 20
 #: Number of windows of a sampled fingerprint (first and last bytes included).
@@ -64,8 +95,18 @@ SAMPLE_WINDOWS = 16
 FOLDER = ".kinmix"
 #: Suffix of a stored frame (Arrow IPC).
 FRAME_SUFFIX = ".arrow"
+#: Suffix of stored arrays (NumPy ``.npz``).
+ARRAYS_SUFFIX = ".npz"
+#: Suffix of a file of several steps committed together (an uncompressed zip archive
+#: whose members are named ``<key><suffix>``).
+BATCH_SUFFIX = ".batch"
 #: Keys of stored results: letters, digits, dot, dash and underscore.
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+#: Default of ``commit_seconds``: steps saved with ``batch=True`` wait in memory until at
+#: least this long has passed since the last commit.
+COMMIT_SECONDS = 1.0
+#: Default of ``commit_bytes``: a commit happens as soon as this many bytes wait.
+COMMIT_BYTES = 64 << 20
 
 
 def fingerprint_file(path: str | Path, *, full: bool) -> dict:
@@ -140,8 +181,17 @@ class CheckpointStore:
 
     Open it with :meth:`open`. A store belongs to one manifest (the run's input
     fingerprints, options and kinmix version, as JSON); results saved under a key are
-    reused by a later run with the same manifest. Every file is written atomically, so a
-    killed run leaves only complete results (and at most a hidden temporary file).
+    reused by a later run with the same manifest. Every file is written atomically
+    (temporary file, fsync, rename, fsync of the folder), so a killed run leaves only
+    complete results (and at most a hidden temporary file).
+
+    Results saved with ``batch=True`` are *committed* in groups: they wait in memory
+    (readable through :meth:`has` and the loaders) until a save finds that
+    ``commit_seconds`` have passed since the last commit or that ``commit_bytes`` wait,
+    or until :meth:`flush`; then they are written together, one file (one fsync) for all
+    of them. A run killed between commits loses the results waiting, at most about
+    ``commit_seconds`` of work, which a resumed run computes again; a result is never
+    half-stored.
 
     Attributes
     ----------
@@ -150,15 +200,33 @@ class CheckpointStore:
     resumed : bool
         Whether the store existed with the same manifest (results of an earlier run may be
         present); False for a new or restarted store.
+    commit_seconds : float
+        Shortest time between two commits of batched results (0: each is committed
+        when saved).
+    commit_bytes : int
+        Most bytes of batched results held in memory before a commit.
     """
 
-    def __init__(self, path: Path, resumed: bool) -> None:
+    def __init__(
+        self,
+        path: Path,
+        resumed: bool,
+        *,
+        commit_seconds: float | None = None,
+        commit_bytes: int | None = None,
+    ) -> None:
         self.path = path
         self.resumed = resumed
+        self.commit_seconds = COMMIT_SECONDS if commit_seconds is None else commit_seconds
+        self.commit_bytes = COMMIT_BYTES if commit_bytes is None else commit_bytes
+        self._waiting: dict[str, bytes] = {}
+        self._batched = self._read_batches()
+        self._last_commit = time.monotonic()
 
     @classmethod
-    def open(cls, out_dir: str | Path, *, manifest: dict,
-             restart: bool = False) -> CheckpointStore:
+    def open(cls, out_dir: str | Path, *, manifest: dict, restart: bool = False,
+             commit_seconds: float | None = None,
+             commit_bytes: int | None = None) -> CheckpointStore:
         """Open (or create) the checkpoint store of output folder ``out_dir``.
 
         Parameters
@@ -170,6 +238,10 @@ class CheckpointStore:
             (:func:`fingerprint_file`), options, kinmix version.
         restart : bool
             Discard any stored results and start afresh with ``manifest``.
+        commit_seconds, commit_bytes : optional
+            When batched results are committed (see the class); default
+            ``COMMIT_SECONDS`` (1 s) and ``COMMIT_BYTES`` (64 MiB), read when the store
+            opens.
 
         Raises
         ------
@@ -184,6 +256,7 @@ class CheckpointStore:
             raise InputError(f"the checkpoint manifest must be JSON-serialisable: {exc}") from exc
         path = Path(out_dir) / FOLDER
         manifest_file = path / "manifest.json"
+        policy = {"commit_seconds": commit_seconds, "commit_bytes": commit_bytes}
         try:
             if restart and path.exists():
                 shutil.rmtree(path)
@@ -197,7 +270,7 @@ class CheckpointStore:
             except (OSError, ValueError):
                 stored = None  # unreadable: treated as no store
         if stored == normalised:
-            return cls(path, resumed=True)
+            return cls(path, resumed=True, **policy)
         if stored is not None:
             changes = _differences(stored, normalised)
             raise InputError(
@@ -211,7 +284,7 @@ class CheckpointStore:
                 stale.unlink()
         text = json.dumps(normalised, sort_keys=True, indent=1)
         write_atomically(manifest_file, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        return cls(path, resumed=False)
+        return cls(path, resumed=False, **policy)
 
     def _file(self, key: str, suffix: str) -> Path:
         if not KEY_PATTERN.fullmatch(key):
@@ -221,20 +294,88 @@ class CheckpointStore:
             )
         return self.path / f"{key}{suffix}"
 
-    def has(self, key: str) -> bool:
-        """Whether a frame or arrays are stored under ``key``."""
-        return self._file(key, FRAME_SUFFIX).is_file() or self._file(key, ".npz").is_file()
+    def _read_batches(self) -> dict[str, Path]:
+        """Member name → batch file, for every readable batch file of the folder (one
+        that cannot be read was never completely written: its results count as absent)."""
+        members: dict[str, Path] = {}
+        for batch in sorted(self.path.glob(f"*{BATCH_SUFFIX}")):
+            try:
+                with zipfile.ZipFile(batch) as archive:
+                    members.update(dict.fromkeys(archive.namelist(), batch))
+            except (OSError, zipfile.BadZipFile):
+                continue
+        return members
 
-    def save_frame(self, key: str, frame: pd.DataFrame) -> None:
-        """Store a DataFrame under ``key``, atomically: an uncompressed Arrow IPC (Feather
-        v2) file, index included — the cheapest to write and read back for a scan's
-        blocks, which are stored once and read once."""
+    def _stored(self, key: str, suffix: str) -> bool:
+        name = self._file(key, suffix).name
+        return name in self._waiting or name in self._batched or (self.path / name).is_file()
+
+    def has(self, key: str) -> bool:
+        """Whether a frame or arrays are stored (or wait to be committed) under ``key``."""
+        return self._stored(key, FRAME_SUFFIX) or self._stored(key, ARRAYS_SUFFIX)
+
+    def save_frame(self, key: str, frame: pd.DataFrame, *, batch: bool = False) -> None:
+        """Store a DataFrame under ``key``: an uncompressed Arrow IPC (Feather v2) file,
+        index included — the cheapest to write and read back for a scan's blocks, which
+        are stored once and read once. With ``batch``, it is committed with others (see
+        the class); otherwise at once, atomically."""
+        import pyarrow as pa
         from pyarrow import feather
 
-        write_atomically(
-            self._file(key, FRAME_SUFFIX),
-            lambda tmp: feather.write_feather(frame, tmp, compression="uncompressed"),
-        )
+        sink = pa.BufferOutputStream()
+        feather.write_feather(frame, sink, compression="uncompressed")
+        self._save(self._file(key, FRAME_SUFFIX).name, sink.getvalue(), batch)
+
+    def save_arrays(self, key: str, /, *, batch: bool = False, **arrays: np.ndarray) -> None:
+        """Store named arrays (``.npz``) under ``key`` (``batch`` as for
+        :meth:`save_frame`; no array may be named ``batch``)."""
+        buffer = BytesIO()
+        np.savez(buffer, **arrays)
+        self._save(self._file(key, ARRAYS_SUFFIX).name, buffer.getbuffer(), batch)
+
+    def _save(self, name: str, data: Any, batch: bool) -> None:
+        if not batch:
+            _publish(self.path / name, [data])
+            return
+        self._waiting[name] = bytes(data)
+        waiting = sum(len(piece) for piece in self._waiting.values())
+        if (time.monotonic() - self._last_commit >= self.commit_seconds
+                or waiting >= self.commit_bytes):
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the batched results that wait, if any: one of them as its own file,
+        several as one batch file (an uncompressed zip archive named after its first
+        key), written atomically."""
+        if not self._waiting:
+            return
+        if len(self._waiting) == 1:
+            [(name, data)] = self._waiting.items()
+            _publish(self.path / name, [data])
+        else:
+            buffer = BytesIO()
+            with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+                for name, data in self._waiting.items():
+                    archive.writestr(zipfile.ZipInfo(name), data)
+            first = Path(next(iter(self._waiting))).stem  # a key is committed only once
+            batch = self.path / f"batch-{first}{BATCH_SUFFIX}"
+            _publish(batch, [buffer.getbuffer()])
+            self._batched.update(dict.fromkeys(self._waiting, batch))
+        self._waiting.clear()
+        self._last_commit = time.monotonic()
+
+    def _read(self, key: str, suffix: str, what: str) -> bytes | Path:
+        """The bytes of a result that waits or sits in a batch, or the path of its file."""
+        name = self._file(key, suffix).name
+        if name in self._waiting:
+            return self._waiting[name]
+        if name in self._batched:
+            with zipfile.ZipFile(self._batched[name]) as archive:
+                return archive.read(name)
+        path = self.path / name
+        if not path.is_file():
+            raise InputError(f"no checkpoint {what} {key!r} in {self.path}.")
+        return path
 
     def load_frame(self, key: str) -> pd.DataFrame:
         """The DataFrame stored under ``key``.
@@ -244,20 +385,13 @@ class CheckpointStore:
         kinmix.InputError
             If no frame is stored under ``key``.
         """
+        import pyarrow as pa
         from pyarrow import feather
 
-        path = self._file(key, FRAME_SUFFIX)
-        if not path.is_file():
-            raise InputError(f"no checkpoint frame {key!r} in {self.path}.")
-        return feather.read_table(path).to_pandas()
-
-    def save_arrays(self, key: str, **arrays: np.ndarray) -> None:
-        """Store named arrays (``.npz``) under ``key``, atomically."""
-        def write(tmp: Path) -> None:
-            with tmp.open("wb") as handle:
-                np.savez(handle, **arrays)
-
-        write_atomically(self._file(key, ".npz"), write)
+        source = self._read(key, FRAME_SUFFIX, "frame")
+        if isinstance(source, bytes):
+            source = pa.BufferReader(source)
+        return feather.read_table(source).to_pandas()
 
     def load_arrays(self, key: str) -> dict[str, np.ndarray]:
         """The arrays stored under ``key``, by name.
@@ -267,8 +401,8 @@ class CheckpointStore:
         kinmix.InputError
             If no arrays are stored under ``key``.
         """
-        path = self._file(key, ".npz")
-        if not path.is_file():
-            raise InputError(f"no checkpoint arrays {key!r} in {self.path}.")
-        with np.load(path, allow_pickle=False) as data:
+        source = self._read(key, ARRAYS_SUFFIX, "arrays")
+        if isinstance(source, bytes):
+            source = BytesIO(source)
+        with np.load(source, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}

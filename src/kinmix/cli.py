@@ -498,6 +498,7 @@ def _run_scan(args: argparse.Namespace, out: Path, started: float) -> int:
             run=run,
             client=client,
         )
+    run.flush()  # the last blocks, batched in memory, before the results are written
     log.info(
         "steps computed %s, reloaded %s", result.steps["computed"], result.steps["reloaded"]
     )

@@ -1,16 +1,19 @@
-"""kinmix.scan(checkpoint=...): killed runs resume to the same table, bit for bit; finished
-steps are reused; changed inputs are refused; a failing writer names the folder."""
+"""kinmix.scan(checkpoint=...): killed runs resume to the same table, bit for bit, whether
+blocks are committed one by one or in batches; finished steps are reused; changed inputs
+are refused; a failing writer names the folder."""
 
 from __future__ import annotations
 
 import errno
 import json
+import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import kinmix
+import kinmix.checkpoint
 from kinmix.checkpoint import CheckpointStore
 from kinmix.errors import InputError, OutputError
 from kinmix.gwas import _driver
@@ -19,10 +22,13 @@ from ._harness import python, run_killed, run_ok
 
 pytestmark = pytest.mark.filterwarnings("ignore::kinmix.errors.BoundaryWarning")
 
-#: A child process: the scan of a fixed cohort, checkpointed in argv[1], table to argv[2].
+#: A child process: the scan of a fixed cohort, checkpointed in argv[1], table to argv[2],
+#: batched blocks committed every argv[3] seconds or argv[4] bytes.
 CHILD = """
 import sys
-import numpy as np, kinmix
+import numpy as np, kinmix, kinmix.checkpoint
+kinmix.checkpoint.COMMIT_SECONDS = float(sys.argv[3])
+kinmix.checkpoint.COMMIT_BYTES = int(sys.argv[4])
 rng = np.random.default_rng(5)
 n, m = 50, 64
 G = rng.integers(0, 3, (n, m)).astype(float)
@@ -42,16 +48,40 @@ def _data():
     return G, rng.normal(size=n), Z @ Z.T / 90
 
 
+@pytest.fixture
+def each_block_committed(monkeypatch):
+    """Commit every block as it is saved (no batches), as for slow blocks."""
+    monkeypatch.setattr(kinmix.checkpoint, "COMMIT_SECONDS", 0.0)
+
+
+def _child(folder, seconds: float = 0.0, size: int = 1 << 30) -> list[str]:
+    return python(CHILD, str(folder / "ck"), str(folder / "table.pkl"), str(seconds), str(size))
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
+    """The table of an uninterrupted run and the bytes of one stored block."""
     folder = tmp_path_factory.mktemp("plain")
-    run_ok(python(CHILD, str(folder / "ck"), str(folder / "table.pkl")))
-    return pd.read_pickle(folder / "table.pkl")
+    run_ok(_child(folder))
+    size = (folder / "ck" / ".kinmix" / "block-000000000000.npz").stat().st_size
+    return pd.read_pickle(folder / "table.pkl"), size
+
+
+def _stored_blocks(folder) -> dict[str, list[str]]:
+    """Stored block keys by the file that holds them."""
+    files = {}
+    for path in sorted((folder / "ck" / ".kinmix").iterdir()):
+        if path.name.startswith("block-"):
+            files[path.name] = [path.stem]
+        elif path.suffix == ".batch":
+            with zipfile.ZipFile(path) as archive:
+                files[path.name] = [name.removesuffix(".npz") for name in archive.namelist()]
+    return files
 
 
 @pytest.mark.parametrize("kill_at", ["null:1", "block:1", "block:5"])
 def test_scan_checkpoint__killed_run_resumes_to_the_same_table(tmp_path, uninterrupted, kill_at):
-    argv = python(CHILD, str(tmp_path / "ck"), str(tmp_path / "table.pkl"))
+    argv = _child(tmp_path)  # every block committed when saved
     run_killed(argv, kill_at)
     assert not (tmp_path / "table.pkl").exists()
     stored = sorted(p.name for p in (tmp_path / "ck" / ".kinmix").iterdir())
@@ -61,11 +91,43 @@ def test_scan_checkpoint__killed_run_resumes_to_the_same_table(tmp_path, uninter
     assert len([s for s in stored if s.startswith("block-")]) == finished
     run_ok(argv)
     table = pd.read_pickle(tmp_path / "table.pkl")
-    pd.testing.assert_frame_equal(table, uninterrupted, check_exact=True)
+    pd.testing.assert_frame_equal(table, uninterrupted[0], check_exact=True)
     assert table.shape[0] == 64 * 2 and not table.duplicated(["variant", "trait"]).any()
 
 
-def test_scan_checkpoint__resume_reuses_the_null_and_finished_blocks(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("policy", "kill_at", "committed"),
+    [
+        # committed when two blocks wait: blocks 1-4 in two batch files, block 5 lost
+        ("bytes", "block:5", [[0, 8], [16, 24]]),
+        ("bytes", "block:2", [[0, 8]]),
+        ("bytes", "block:1", []),
+        # never by time nor size: every block waits until the end, all lost
+        ("end", "block:7", []),
+    ],
+)
+def test_scan_checkpoint__killed_batched_run_loses_only_the_waiting_blocks(
+    tmp_path, uninterrupted, policy, kill_at, committed
+):
+    expected, block_bytes = uninterrupted
+    size = 2 * block_bytes - 1 if policy == "bytes" else 1 << 30
+    argv = _child(tmp_path, seconds=1e9, size=size)
+    run_killed(argv, kill_at)
+    assert not (tmp_path / "table.pkl").exists()
+    batches = list(_stored_blocks(tmp_path).values())
+    assert batches == [[f"block-{start:012d}" for start in batch] for batch in committed]
+    assert (tmp_path / "ck" / ".kinmix" / "null.npz").is_file()  # the null is not batched
+    run_ok(argv)
+    table = pd.read_pickle(tmp_path / "table.pkl")
+    pd.testing.assert_frame_equal(table, expected, check_exact=True)
+    # after the resumed run, every block is stored once: 8 blocks in all
+    keys = [key for batch in _stored_blocks(tmp_path).values() for key in batch]
+    assert sorted(keys) == [f"block-{start:012d}" for start in range(0, 64, 8)]
+
+
+def test_scan_checkpoint__resume_reuses_the_null_and_finished_blocks(
+    tmp_path, monkeypatch, each_block_committed
+):
     G, y, K = _data()
     expected = kinmix.scan(G, y, K=K, block_size=8)
     first = kinmix.scan(G[:, :40], y, K=K, block_size=8)
@@ -106,7 +168,9 @@ def test_scan_checkpoint__changed_input_or_option_is_refused_unless_restart(tmp_
 
 
 @pytest.mark.parametrize("test", ["all", "score"])
-def test_scan_checkpoint__every_test_resumes_to_the_same_columns(tmp_path, test):
+def test_scan_checkpoint__every_test_resumes_to_the_same_columns(
+    tmp_path, test, each_block_committed
+):
     G, y, K = _data()
     expected = kinmix.scan(G, y, K=K, block_size=8, test=test)
     kinmix.scan(G, y, K=K, block_size=8, test=test, checkpoint=tmp_path)
@@ -116,7 +180,7 @@ def test_scan_checkpoint__every_test_resumes_to_the_same_columns(tmp_path, test)
 
 
 def test_scan_checkpoint__failing_writer_names_the_folder_and_resumes_later(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, each_block_committed
 ):
     G, y, K = _data()
     folder = tmp_path / "ck"
@@ -139,3 +203,26 @@ def test_scan_checkpoint__failing_writer_names_the_folder_and_resumes_later(
     budget[0] = 100  # space again
     got = kinmix.scan(G, y, K=K, block_size=8, checkpoint=folder)
     pd.testing.assert_frame_equal(got, kinmix.scan(G, y, K=K, block_size=8), check_exact=True)
+
+
+def test_scan_checkpoint__a_failing_batch_commit_names_the_folder_and_resumes_later(
+    tmp_path, monkeypatch
+):
+    G, y, K = _data()
+    folder = tmp_path / "ck"
+    real = kinmix.checkpoint._publish
+
+    def full_disk(path, pieces):
+        if path.suffix == ".batch":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, pieces)
+
+    monkeypatch.setattr(kinmix.checkpoint, "_publish", full_disk)
+    with pytest.raises(OutputError, match=r"cannot write a checkpoint in .*ck/\.kinmix: No space"):
+        kinmix.scan(G, y, K=K, block_size=8, checkpoint=folder)  # the blocks wait to the end
+    assert sorted(p.name for p in (folder / ".kinmix").iterdir()) == ["manifest.json", "null.npz"]
+    monkeypatch.undo()
+    got = kinmix.scan(G, y, K=K, block_size=8, checkpoint=folder)
+    pd.testing.assert_frame_equal(got, kinmix.scan(G, y, K=K, block_size=8), check_exact=True)
+    assert [p.suffix for p in (folder / ".kinmix").glob("block-*")] == []
+    assert len(list((folder / ".kinmix").glob("*.batch"))) == 1

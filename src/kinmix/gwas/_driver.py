@@ -339,7 +339,10 @@ def _scan_cg(inputs: Inputs, op: Any, deltas: Any) -> pd.DataFrame:
 
 
 def _manifest(inputs: Inputs, options: dict, deltas: np.ndarray | None) -> dict:
-    """What a checkpointed run depends on: fingerprints of its inputs and its options."""
+    """What a checkpointed run depends on: fingerprints of its inputs and its options.
+
+    G and Q0 are sampled (:func:`fingerprint_array`), so that the cost stays bounded; a
+    different kinship also changes its eigenvalues S0, which are hashed whole."""
     from .._version import __version__
 
     return {
@@ -349,7 +352,7 @@ def _manifest(inputs: Inputs, options: dict, deltas: np.ndarray | None) -> dict:
             "G": fingerprint_array(inputs.G, sampled=True),
             "y": fingerprint_array(inputs.Y),
             "X": fingerprint_array(inputs.X),
-            "Q0": fingerprint_array(inputs.Q0),
+            "Q0": fingerprint_array(inputs.Q0, sampled=True),
             "S0": fingerprint_array(inputs.S0),
             "interaction": fingerprint_array(inputs.environments),
             "variants": fingerprint_array(np.asarray(inputs.variants).astype(str)),
@@ -398,6 +401,7 @@ def _run_checkpointed(
             arrays = _arrays(scan_genotypes(state, block))
             run.save_arrays(key, "block", arrays)
         blocks.append(_block_result(arrays))
+    run.flush()
     return blocks
 
 

@@ -5,6 +5,9 @@ block of variants). :class:`ResumableRun` loads a step's result when the checkpo
 (:class:`kinmix.checkpoint.CheckpointStore`, under ``OUT/.kinmix/``) holds it, and
 otherwise computes and stores it, atomically, before going on; it counts both, so that a
 caller can report what a resumed run did not recompute. Without a store it only computes.
+Blocks, which are many and may each take little time, are committed in batches (see the
+store); the other steps at once. A caller calls :meth:`ResumableRun.flush` once its
+last block is saved.
 """
 
 from __future__ import annotations
@@ -22,14 +25,22 @@ from ..errors import OutputError
 
 #: Number of evenly spaced column blocks hashed in a sampled fingerprint of an array.
 SAMPLED_BLOCKS = 16
+#: At most this many bytes of an array are hashed per block of a sampled fingerprint.
+SAMPLED_BLOCK_BYTES = 1 << 18
+#: Kinds of steps committed in batches rather than one by one.
+BATCHED_KINDS = frozenset({"block"})
 
 
 def fingerprint_array(a: Any, *, sampled: bool = False) -> dict:
     """Shape, dtype and SHA-256 of an array's bytes (C order).
 
     With ``sampled``, only ``SAMPLED_BLOCKS`` evenly spaced blocks of columns of a 2-D
-    array are hashed (for genotypes too large to read twice); the shape is always part of
-    the fingerprint. ``None`` fingerprints as ``None``.
+    array are hashed (for genotypes too large to read twice), the first and last columns
+    included: each block is a quarter of its share of the columns, but at most
+    ``SAMPLED_BLOCK_BYTES`` (and at least one column), so that the cost of a fingerprint
+    stays bounded (at most 4 MiB hashed for columns of up to 256 KiB) while the scan it
+    guards grows with the number of columns. The shape is always part of the
+    fingerprint. ``None`` fingerprints as ``None``.
     """
     if a is None:
         return {"value": None}
@@ -39,14 +50,15 @@ def fingerprint_array(a: Any, *, sampled: bool = False) -> dict:
     shape = tuple(int(s) for s in np.shape(a))
     dtype = str(getattr(a, "dtype", np.asarray(a).dtype))
     if sampled and len(shape) == 2 and shape[1] > SAMPLED_BLOCKS:
-        width = max(1, shape[1] // (4 * SAMPLED_BLOCKS))
+        column_bytes = max(1, shape[0] * np.dtype(dtype).itemsize)
+        width = max(1, min(shape[1] // (4 * SAMPLED_BLOCKS), SAMPLED_BLOCK_BYTES // column_bytes))
         starts = np.linspace(0, shape[1] - width, SAMPLED_BLOCKS).astype(np.int64)
         for start in starts:
             part = np.ascontiguousarray(np.asarray(a[:, int(start) : int(start) + width]))
-            digest.update(part.tobytes())
+            digest.update(part)
         key = "sampled_sha256"
     else:
-        digest.update(np.ascontiguousarray(np.asarray(a)).tobytes())
+        digest.update(np.ascontiguousarray(np.asarray(a)))
         key = "sha256"
     return {"shape": list(shape), "dtype": dtype, key: digest.hexdigest()}
 
@@ -103,16 +115,24 @@ class ResumableRun:
     def save_arrays(self, key: str, kind: str, arrays: dict[str, np.ndarray]) -> None:
         """Store step ``key``'s arrays (computed here or on a worker), then count it."""
         if self.store is not None:
-            self._write(lambda: self.store.save_arrays(key, **arrays))
+            batch = kind in BATCHED_KINDS
+            self._write(lambda: self.store.save_arrays(key, batch=batch, **arrays))
         self.computed[kind] += 1
         reached(kind)
 
     def save_frame(self, key: str, kind: str, frame: pd.DataFrame) -> None:
         """Store step ``key``'s table (computed here or on a worker), then count it."""
         if self.store is not None:
-            self._write(lambda: self.store.save_frame(key, frame))
+            batch = kind in BATCHED_KINDS
+            self._write(lambda: self.store.save_frame(key, frame, batch=batch))
         self.computed[kind] += 1
         reached(kind)
+
+    def flush(self) -> None:
+        """Commit the blocks that wait in memory (see
+        :class:`kinmix.checkpoint.CheckpointStore`); call it after the last block."""
+        if self.store is not None:
+            self._write(self.store.flush)
 
     def _write(self, save: Callable[[], None]) -> None:
         try:
