@@ -13,13 +13,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import kinmix.checkpoint
 import kinmix.workflow.output
 from kinmix.checkpoint import CheckpointStore
 from kinmix.cli import SCAN_OUTPUTS, main
 
 from ._harness import run, run_killed, run_ok
 
-RUN = "import sys; from kinmix.cli import main; sys.exit(main(sys.argv[1:]))"
+#: ``kinmix scan`` in a child process; argv[1] is the seconds between batch commits.
+RUN = (
+    "import sys; import kinmix.checkpoint as c; c.COMMIT_SECONDS = float(sys.argv.pop(1)); "
+    "from kinmix.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 #: 3 chromosomes of 80 variants, blocks of 20: 12 blocks, 3 null states.
 VARIANTS, BLOCK = 240, 20
 
@@ -41,8 +46,9 @@ def _args(cohort: Path, out: Path, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
-def _argv(cohort: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-c", RUN, *_args(cohort, out, *extra)]
+def _argv(cohort: Path, out: Path, *extra: str, commit_seconds: float = 0.0) -> list[str]:
+    """The child's argv; by default each block is committed as it is saved."""
+    return [sys.executable, "-c", RUN, str(commit_seconds), *_args(cohort, out, *extra)]
 
 
 def _finished(out: Path) -> list[str]:
@@ -83,6 +89,30 @@ def test_scan__killed_then_rerun_gives_the_same_table(cohort, uninterrupted, tmp
     if step == "write":  # every step was stored: nothing is recomputed
         assert summary["steps"]["computed"] == {}
         assert reloaded["block"] == VARIANTS // BLOCK
+
+
+@pytest.mark.parametrize("kill_at", ["block:5", "write:1"])
+def test_scan__a_killed_batched_run_recomputes_only_the_waiting_blocks(
+    cohort, uninterrupted, tmp_path, kill_at
+):
+    out = tmp_path / "out"
+    argv = _argv(cohort, out, "--quiet", commit_seconds=1e9)  # blocks wait to the end
+    run_killed(argv, kill_at)
+    assert _finished(out) == []
+    stored = [p.name for p in (out / ".kinmix").iterdir()]
+    # killed mid-scan, every block was waiting; at the final write, all were committed
+    # (one batch file per run: the flush after the scan)
+    assert [s for s in stored if s.startswith(("block-", "batch-"))] == (
+        [] if kill_at == "block:5" else ["batch-block-0000-0000000000.batch"]
+    )
+    run_ok(argv)
+    assert (out / "results.parquet").read_bytes() == (
+        uninterrupted / "results.parquet").read_bytes()
+    steps = json.loads((out / "summary.json").read_text())["steps"]
+    if kill_at == "block:5":
+        assert "block" not in steps["reloaded"] and steps["computed"]["block"] == 12
+    else:
+        assert steps["computed"] == {} and steps["reloaded"]["block"] == 12
 
 
 def test_scan__a_killed_binary_trait_scan_resumes_bit_for_bit(cohort, tmp_path):
@@ -156,11 +186,13 @@ def test_scan__a_failing_writer_names_the_folder_and_resumes_later(
     real = CheckpointStore.save_frame
     budget = [4]
 
-    def full_disk(self, key, frame):
+    def full_disk(self, key, frame, **options):
         if budget[0] == 0:
             raise OSError(errno.ENOSPC, "No space left on device")
         budget[0] -= 1
-        real(self, key, frame)
+        real(self, key, frame, **options)
+
+    monkeypatch.setattr(kinmix.checkpoint, "COMMIT_SECONDS", 0.0)  # each block at once
 
     monkeypatch.setattr(CheckpointStore, "save_frame", full_disk)
     assert main(_args(cohort, out, "--quiet")) == 2
