@@ -51,7 +51,7 @@ KINDS = ("standardized", "centered")
 #: Default number of variants per block read from a file.
 BLOCK_SIZE = 4096
 #: LAPACK driver of the kinships' eigendecompositions (see :func:`eigh_upper_in_place`).
-EIGH_DRIVER = "evr"
+EIGH_DRIVER = "evd"
 #: A function returning a chromosome's dosages as consecutive blocks of variants.
 BlockSource = Callable[[], Iterable[np.ndarray]]
 
@@ -211,9 +211,9 @@ def _read_matrix(path: Path, n: int) -> np.ndarray:
     return out
 
 
-def _subtract_file(out: np.ndarray, path: Path, columns: int = 256) -> None:
-    """``out`` −= the n×n matrix of the .npy file ``path``, read ``columns`` at a time
-    (so that no second n×n array is held)."""
+def _add_file(out: np.ndarray, path: Path, sign: float, columns: int = 256) -> None:
+    """``out`` += sign × the n×n matrix of the .npy file ``path``, read ``columns`` at a
+    time (so that no second n×n array is held)."""
     n = out.shape[0]
     buffer = np.empty((n, columns), order="F")
     with path.open("rb") as handle:
@@ -223,7 +223,10 @@ def _subtract_file(out: np.ndarray, path: Path, columns: int = 256) -> None:
             view = memoryview(part.reshape(-1, order="A")).cast("B")
             if handle.readinto(view) != part.nbytes:
                 raise InputError(f"{path} is truncated; delete it (or pass --restart) and rerun.")
-            out[:, start : start + part.shape[1]] -= part
+            if sign > 0:
+                out[:, start : start + part.shape[1]] += part
+            else:
+                out[:, start : start + part.shape[1]] -= part
 
 
 def _npy_header(handle: Any, path: Path, n: int) -> None:
@@ -316,14 +319,17 @@ class StreamedKinship:
         keep = np.zeros(m, dtype=bool)
         center, scale = np.zeros(m), np.ones(m)
         counts: dict[str, int] = {}
-        gram = None if low_rank else np.zeros((n, n), order="F")
+        apart = loco and not low_rank and len(order) > 1
+        # With a folder each S_c goes to a file and S is summed from them after the pass,
+        # so the pass holds one n×n matrix.
+        on_disk = folder is not None and apart
+        gram = None if low_rank or on_disk else np.zeros((n, n), order="F")
         last = None
         stored: dict[str, str] = {}
         pieces: list[np.ndarray] = []
-        apart = loco and not low_rank and len(order) > 1
         for i, c in enumerate(order):
             target = gram
-            if apart and (folder is not None or c == order[-1]):
+            if apart and (on_disk or c == order[-1]):
                 last = target = np.zeros((n, n), order="F") if last is None else last
             counts[c] = 0
             for index in _blocks(np.flatnonzero(chrom == c), block_size):
@@ -345,10 +351,9 @@ class StreamedKinship:
                     _add_gram(target, columns.Z, 1.0)
                 if on_block is not None:
                     on_block(len(index))
-            if folder is not None and target is last:
+            if on_disk:
                 stored[c] = f"gram-{i:04d}.npy"
                 _save_matrix(folder / stored[c], last)
-                gram += last
                 last.fill(0.0)
         if sum(counts.values()) == 0:
             raise InputError(
@@ -356,8 +361,11 @@ class StreamedKinship:
                 f"MAF ≥ {maf}, missing ≤ {max_missing}); lower --maf or give --grm-bfile."
             )
         kept = {}
+        if on_disk:
+            gram, last = last, None
+            for name in stored.values():
+                _add_file(gram, folder / name, 1.0)
         if folder is not None:
-            del last
             _save_matrix(folder / "gram.npy", gram)
             gram = None
         elif last is not None:
@@ -433,7 +441,7 @@ class StreamedKinship:
         m = self._others(chrom)
         if chrom in self.stored:
             upper = self._upper()
-            _subtract_file(upper, self.folder / self.stored[chrom])
+            _add_file(upper, self.folder / self.stored[chrom], -1.0)
         elif chrom in self.kept:
             upper = self.kept.pop(chrom)
             np.subtract(self.gram, upper, out=upper)

@@ -306,6 +306,7 @@ def scan_files(
                 kept[key] = part
             if tick:
                 tick(sizes[key])
+        run.flush()  # the last batch of blocks on disk before the table is read
     h2_rows = (
         pd.concat(h2_tables, ignore_index=True)
         if h2_tables
