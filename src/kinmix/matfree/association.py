@@ -126,6 +126,8 @@ def calibrated_error(chi2: np.ndarray, n: int, scatter: float,
     :math:`e' = e(1\pm s)`; the bound is the larger :math:`|\log_{10}p' - \log_{10}p|`
     of the two (infinite when e' reaches 1; NaN for a NaN χ² or scatter).
     """
+    from scipy.stats import chi2 as chi2_distribution  # logsf: no underflow for strong hits
+
     chi2 = np.asarray(chi2, dtype=np.float64)
     explained = -np.expm1(-chi2 / n)
     logp = chi2_distribution.logsf(chi2, 1)
