@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         bolt, delta, bolt_seconds = run_bolt(prefix, args.threads, args.cg_tol)
     start = time.perf_counter()
     ours = matfree_scan(cohort.dosages, cohort.trait, chromosomes=cohort.chromosomes, delta=delta,
-                        refine_pvalue=0.0, variants=[f"rs{j}" for j in range(args.variants)])
+                        refine_pvalue=0.0, refine_error=None,
+                        variants=[f"rs{j}" for j in range(args.variants)])
     ours_seconds = time.perf_counter() - start
     merged = ours.merge(bolt, left_on="variant", right_on="SNP")
     ratio = (merged["chi2"] / merged["CHISQ_BOLT_LMM_INF"]).to_numpy()

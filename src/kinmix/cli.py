@@ -173,7 +173,8 @@ def _scan_options(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "exact", "cg"),
         default="exact",
         help="exact (default): eigendecompose each LOCO kinship; cg: matrix-free conjugate "
-        "gradients (Monte-Carlo REML, calibrated statistics, exact refine of p < 1e-6; "
+        "gradients (Monte-Carlo REML, calibrated statistics, exact refine of p < 1e-6 and of "
+        "any calibrated -log10 p that may be off by > 0.1; "
         "continuous traits, --test lrt, no checkpoints); auto: cg from "
         f"{AUTO_CG_SAMPLES:,} samples when the other options allow it",
     )

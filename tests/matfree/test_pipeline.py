@@ -23,7 +23,7 @@ def test_mc_reml__global_delta_within_half_a_standard_error(cohort):
     fit = kinmix.estimate_h2(cohort.trait, np.ones((len(cohort.trait), 1)),
                              kinmix.grm(cohort.dosages))
     table = matfree_scan(cohort.dosages, cohort.trait, chromosomes=cohort.chromosomes,
-                         loco_delta="global", refine_pvalue=0.0)
+                         loco_delta="global", refine_pvalue=0.0, refine_error=None)
     deltas = set(table.attrs["matfree"]["delta"].values())
     assert len(deltas) == 1
     h2 = 1 - deltas.pop()
@@ -74,6 +74,7 @@ def test_mc_reml__secant_cap_raises(cohort):
         ({"tol": {"solve": 1e-3}}, "tol has unknown stage"),
         ({"maxiter": {"solve": 3}}, "maxiter has unknown stage"),
         ({"loco_delta": "chromosome"}, "loco_delta must be"),
+        ({"refine_error": 0.0}, "refine_error must be positive or None"),
         ({"chromosomes": None}, "chromosomes is required"),
         ({"variants": ["a"]}, "variants has 1 entries"),
         ({"delta": 1.5}, "strictly between 0 and 1"),

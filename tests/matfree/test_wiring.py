@@ -52,12 +52,14 @@ def test_scan_cg__calibrated_at_the_exact_delta(cohort):
     assert "lml" not in table.columns
     assert table.attrs["matfree"]["delta"] == delta
     calibrated = (table["denominator"] == "calibrated").to_numpy()
-    assert calibrated.sum() >= 0.99 * exact["reason"].isna().sum()
+    # n = 500: a calibration scatter of 2.3 %, so the variants from χ² ≈ 5 up are refined
+    assert 0.02 <= table.attrs["matfree"]["scatter"] <= 0.03
+    assert calibrated.sum() >= 0.9 * exact["reason"].isna().sum()
     strong = exact["chi2"].to_numpy() > 10
     ratio = table["chi2"].to_numpy()[strong] / exact["chi2"].to_numpy()[strong]
     assert strong.sum() >= 2 and 0.96 <= ratio.min() and ratio.max() <= 1.04
     dlogp = np.abs(minus_log10(table["pvalue"]) - minus_log10(exact["pvalue"]))
-    assert np.nanmax(dlogp) <= 0.15
+    assert np.nanmax(dlogp) <= 0.1
 
 
 def test_scan_cg__monte_carlo_reml_delta_end_to_end(cohort):

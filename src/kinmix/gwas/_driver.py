@@ -122,10 +122,11 @@ def scan(
         ``"exact"``: eigendecompose K (:math:`O(n^3)`, the statistics above exactly).
         ``"cg"``: K must be a :class:`~kinmix.matfree.GenotypeGRM`; δ by Monte-Carlo REML
         (or ``deltas``), every linear system by conjugate gradients through the genotypes
-        and each variant's denominator calibrated, the variants with p < 1e-6 refined
-        exactly (:mod:`kinmix.matfree.arrays_scan`; one trait, ``test="lrt"``, no
-        interaction, no ``refit_delta`` or ``checkpoint``). The table then has no ``lml``
-        and a ``denominator`` column (``"calibrated"``/``"exact"``). ``"auto"`` (default):
+        and each variant's denominator calibrated, the variants with p < 1e-6 or a
+        calibrated −log10 p possibly off by more than 0.1 refined exactly
+        (:mod:`kinmix.matfree.arrays_scan`; one trait, ``test="lrt"``, no interaction,
+        no ``refit_delta`` or ``checkpoint``). The table then has no ``lml`` and a
+        ``denominator`` column (``"calibrated"``/``"exact"``). ``"auto"`` (default):
         ``"cg"`` when K is a GenotypeGRM of at least
         ``kinmix.constants.AUTO_CG_SAMPLES`` samples, ``"exact"`` otherwise.
 

@@ -7,7 +7,9 @@ REML on the whole genome (:mod:`kinmix.matfree.reml`) unless given, one batched 
 :math:`V^{-1}[y, X, g_1, \dots, g_k]` for the null and ``calibration_variants`` random
 tested variants, the calibrated denominator :math:`\kappa\,\tilde g^\top\tilde g\,
 \|Py\|^2/y^\top Py` for every variant (:mod:`kinmix.matfree.association`), and exact
-float64 solves for the variants with p below ``refine_pvalue``.
+float64 solves for the variants with p below ``refine_pvalue`` or whose calibrated −log10 p
+may be off by more than ``refine_error`` (the scatter bound of
+:func:`~kinmix.matfree.association.calibrated_error`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ import pandas as pd
 
 from ..errors import InputError
 from ._arrays import backend
-from .association import COLLINEAR_RTOL, REASONS, calibration_constant, statistics
+from .association import (
+    COLLINEAR_RTOL,
+    REASONS,
+    calibrated_error,
+    calibration_constant,
+    calibration_scatter,
+    refine_targets,
+    statistics,
+)
 from .gls import Batch, project, solve_batch
 from .operator import WHOLE_GENOME, GenotypeGRM
 from .reml import mc_reml
@@ -39,6 +49,7 @@ def operator_scan(
     mc_samples: int = 30,
     calibration_variants: int = 30,
     refine_pvalue: float = 1e-6,
+    refine_error: float | None = 0.1,
     max_refine: int | None = 1000,
     maxiter: int = 500,
     block_size: int = 1024,
@@ -85,6 +96,8 @@ def operator_scan(
                               op.precision)
     spread = float((proj.Py * proj.Py).sum() / proj.rss0[0])
     kappa, kappa_se = calibration_constant(proj.ePe, tt[chosen] * spread)
+    ratios = proj.ePe / (tt[chosen] * spread)
+    scatter = calibration_scatter(ratios, np.zeros(ratios.size, dtype=np.int64))
     numerator = np.empty(m)
     Py = np.asarray(proj.Py)
     for lo in range(0, m, block_size):
@@ -94,13 +107,11 @@ def operator_scan(
     out = {k: np.where(reason == 0, getattr(stats, k), np.nan)
            for k in ("beta", "se", "chi2", "pvalue", "scale")}
     denominator = np.where(reason == 0, "calibrated", None).astype(object)
-    hits = testable[out["pvalue"][testable] < refine_pvalue]
-    hits = hits[np.argsort(out["pvalue"][hits], kind="stable")]
-    if max_refine is not None:
-        hits = hits[:max_refine]
+    hits = refine_targets(out["pvalue"], calibrated_error(out["chi2"], n, scatter),
+                          refine_pvalue=refine_pvalue, refine_error=refine_error,
+                          max_refine=max_refine)
     refine_iterations = None
     if hits.size:
-        hits = np.sort(hits)
         exact, refine_iterations = _solve(op, y, X, G, hits, delta, "refine",
                                           TOLERANCES["refine"], maxiter, np.float64)
         refined = statistics(exact.ePy, exact.ePe, exact.rss0[0], n)
@@ -120,6 +131,7 @@ def operator_scan(
         "delta": delta,
         "calibration": kappa,
         "calibration_se": kappa_se,
+        "scatter": scatter,
         "iterations": {"reml": reml_iterations, "loco": iterations,
                        "refine": refine_iterations},
         "refined": int(hits.size),

@@ -118,9 +118,42 @@ def _block_draw(codes, mean, inv_sd, U, columns, dtype) -> np.ndarray:
 
 
 def _tree_sum(parts: list) -> Any:
+    """Pairwise sum: (p0+p1), (p2+p3), … then pairs of those, an odd last one carried up.
+
+    The order of the float64 additions over blocks; :class:`PairwiseSum` adds in the very
+    same order one part at a time, so the NumPy and Dask products are bitwise equal.
+    """
     while len(parts) > 1:
         parts = [sum(parts[i : i + 2]) for i in range(0, len(parts), 2)]
     return parts[0]
+
+
+class PairwiseSum:
+    """Streaming form of :func:`_tree_sum` holding at most log2(parts) partial sums.
+
+    A stack of (level, partial) merges two partials of one level as soon as both exist
+    (p0+p1 at level 1, (p0+p1)+(p2+p3) at level 2, …); :meth:`total` folds what is left
+    from the top, ``below + above``, which is how :func:`_tree_sum` carries an odd last
+    part up. Floating-point addition commutes exactly, so only this grouping matters.
+    """
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, Any]] = []
+
+    def add(self, part: Any) -> None:
+        level = 0
+        while self._stack and self._stack[-1][0] == level:
+            part = self._stack.pop()[1] + part
+            level += 1
+        self._stack.append((level, part))
+
+    def total(self) -> Any:
+        if not self._stack:
+            return None
+        total = self._stack[-1][1]
+        for _, partial in reversed(self._stack[:-1]):
+            total = partial + total
+        return total
 
 
 @dataclass(frozen=True)
@@ -272,20 +305,16 @@ class GenotypeGRM:
         model = [b for b in self.blocks if b.in_model]
         if self.distributed:
             return self._product_dask(V, column_groups, active, dtype, model) * scale
-        out = np.zeros(V.shape)
+        total = PairwiseSum()
         for b in model:
             columns = self._columns(b, column_groups, active)
             if columns.size:
-                Z = decode_standardised(
+                total.add(_block_product(
                     self.codes[:, b.start : b.stop], self.mean[b.start : b.stop],
-                    self.inv_sd[b.start : b.stop], dtype,
-                )
-                W = Z.T @ np.ascontiguousarray(V[:, columns], dtype=dtype)
-                if columns.size == V.shape[1]:
-                    out += Z @ W
-                else:
-                    out[:, columns] += Z @ W
-        return out * scale
+                    self.inv_sd[b.start : b.stop], V, columns, dtype,
+                ))
+        out = total.total()
+        return (np.zeros(V.shape) if out is None else out) * scale
 
     def dense(self) -> np.ndarray:
         """The whole-genome kinship K as an n×n float64 NumPy matrix (:math:`O(n^2m)`
@@ -345,15 +374,15 @@ class GenotypeGRM:
             ]
             total = da.from_delayed(_tree_sum(parts), shape=(self.n, C), dtype=np.float64)
             return total * scale
-        out = np.zeros((self.n, C))
+        total = PairwiseSum()
         for i, b in enumerate(self.blocks):
             if b.in_model:
-                out += _block_draw(
+                total.add(_block_draw(
                     self.codes[:, b.start : b.stop], self.mean[b.start : b.stop],
                     self.inv_sd[b.start : b.stop], draws[i],
                     self._columns(b, column_groups, active), self.precision,
-                )
-        return out * scale
+                ))
+        return total.total() * scale
 
     def dosages(self, block: Block) -> np.ndarray:
         """Mean-imputed dosages (n×b float64) of one stored block (computed if Dask)."""

@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .association import REASONS, calibrate, refine, scan_blocks
+from .association import (
+    REASONS,
+    calibrate,
+    calibrated_error,
+    refine,
+    refine_targets,
+    scan_blocks,
+)
 from .operator import WHOLE_GENOME, GenotypeGRM, is_dask
 from .reml import mc_reml
 
@@ -33,6 +40,7 @@ def matfree_scan(
     mc_samples: int = 30,
     calibration_variants: int = 30,
     refine_pvalue: float = 1e-6,
+    refine_error: float | None = 0.1,
     max_refine: int | None = 1000,
     tol: Mapping[str, float] | None = None,
     maxiter: int | Mapping[str, int] = 500,
@@ -53,7 +61,8 @@ def matfree_scan(
     (``"global"``), unless ``delta`` is given; (2) LOCO solves for y, X and
     ``calibration_variants`` random variants per chromosome; (3) the calibrated statistic
     of every variant (:mod:`kinmix.matfree.association`); (4) the exact statistic (float64 solves)
-    of the variants with p below ``refine_pvalue``, at most ``max_refine`` of them.
+    of the variants with p below ``refine_pvalue`` or whose calibrated −log10 p may be off
+    by more than ``refine_error``, at most ``max_refine`` of them.
 
     Parameters
     ----------
@@ -79,6 +88,13 @@ def matfree_scan(
         others (one constant per chromosome, see :mod:`kinmix.matfree.association`).
     refine_pvalue : float
         Variants with a calibrated p-value below this are refined (1 refines all).
+    refine_error : float or None
+        Variants are also refined when their calibrated −log10 p could be off by more than
+        this: the bound of :func:`~kinmix.matfree.association.calibrated_error` at
+        ``SCATTER_SDS`` (4) SDs of the per-variant scatter measured on the calibration
+        variants. The scatter is a property of the cohort (≈1.2 % at n = 2,000–3,000 with
+        families), so at the default 0.1 variants from χ² ≈ 10–15 up are refined. None
+        keeps the p-value rule alone.
     max_refine : int or None
         Cap on refined variants (the smallest p-values first); None for no cap.
     tol : mapping, optional
@@ -101,7 +117,10 @@ def matfree_scan(
         pvalue, scale, reason, denominator`` (``pos, a1, a2`` too for PLINK input).
         ``chi2`` is the LRT :math:`n\log(R_0/R_1)` of :func:`kinmix.scan`; ``denominator``
         is ``"calibrated"`` or ``"exact"``. ``attrs["matfree"]`` records δ, the calibration
-        constant and its jackknife SE per chromosome, and CG iterations per stage.
+        constant and its jackknife SE per chromosome, the calibration scatter, the largest
+        error bound left on a calibrated −log10 p (``unrefined_error``; above
+        ``refine_error`` only when ``max_refine`` cut the refine short), and CG iterations
+        per stage.
     """
     stages = dict(TOLERANCES, **(tol or {}))
     unknown = set(stages) - set(TOLERANCES)
@@ -111,6 +130,8 @@ def matfree_scan(
     caps.update(maxiter if isinstance(maxiter, Mapping) else dict.fromkeys(TOLERANCES, maxiter))
     if set(caps) != set(TOLERANCES):
         raise InputError(f"maxiter has unknown stage(s); use {list(TOLERANCES)}.")
+    if refine_error is not None and not refine_error > 0:
+        raise InputError(f"refine_error must be positive or None; got {refine_error!r}.")
     if loco_delta not in ("chunk", "global"):
         raise InputError(f"loco_delta must be 'chunk' or 'global'; got {loco_delta!r}.")
     info = getattr(genotypes, "variants", None)
@@ -142,12 +163,11 @@ def matfree_scan(
         op, Xm, {g: g for g in groups}, proj.Py, proj.rss0, spread, cal.constant
     )
     denominator = np.full(op.m, "calibrated", dtype=object)
-    finite = np.flatnonzero(np.isfinite(result["pvalue"]) & (result["pvalue"] < refine_pvalue))
-    targets = finite[np.argsort(result["pvalue"][finite], kind="stable")]
-    if max_refine is not None:
-        targets = targets[:max_refine]
+    error = calibrated_error(result["chi2"], op.n, cal.scatter)
+    targets = refine_targets(result["pvalue"], error, refine_pvalue=refine_pvalue,
+                             refine_error=refine_error, max_refine=max_refine)
     refined = refine(
-        op, yv, Xm, np.sort(targets), dict(enumerate(deltas)), tol=stages["refine"],
+        op, yv, Xm, targets, dict(enumerate(deltas)), tol=stages["refine"],
         maxiter=caps["refine"],
     )
     iterations = {"reml": reml.iterations if reml else [], "loco": loco.iterations}
@@ -163,10 +183,18 @@ def matfree_scan(
         "delta": {op.groups[g]: float(deltas[g]) for g in groups},
         "calibration": {op.groups[g]: float(cal.constant[g]) for g in groups},
         "calibration_se": {op.groups[g]: float(cal.standard_error[g]) for g in groups},
+        "scatter": cal.scatter,
+        "unrefined_error": _largest(error, denominator == "calibrated"),
         "iterations": iterations,
         "refined": 0 if refined is None else int(refined[0].size),
     }
     return table
+
+
+def _largest(values: np.ndarray, keep: np.ndarray) -> float:
+    """Largest finite value of ``values[keep]`` (0 when there is none)."""
+    chosen = values[keep & np.isfinite(values)]
+    return float(chosen.max()) if chosen.size else 0.0
 
 
 def _calibration_variants(op: GenotypeGRM, per_group: int, rng) -> np.ndarray:
