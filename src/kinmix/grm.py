@@ -21,15 +21,16 @@ chromosome c, :math:`S = \sum_c S_c` and :math:`m_c` their number,
 
     K = S/m, \qquad K_{-c} = (S - S_c)/(m - m_c).
 
-:class:`StreamedKinship` reads the genotype file once. Given a folder, it writes S and every
-:math:`S_c` there as .npy files as they complete, so the pass holds two n×n matrices (S and
-the current chromosome's Gram) and a LOCO kinship is one file read plus a chunked
-subtraction of another: no n×n matrix stays in memory between chromosomes. Without a folder,
-only the last chromosome's Gram is kept from the pass and the others are recomputed from
-that chromosome's dosages when its LOCO kinship is wanted (one extra :math:`O(n^2 m_c)`
-product per chromosome). With fewer kinship variants than samples, the standardised variants
-themselves are kept (n×m < n×n) and every decomposition is a thin SVD of a subset of their
-columns (:func:`kinmix.economic_qs_linear`): no n×n matrix is formed.
+:class:`StreamedKinship` reads the genotype file once. Given a folder, it writes every
+:math:`S_c` there as a .npy file as soon as the chromosome is done, and after the pass sums
+them into S (written there too), so the pass holds one n×n matrix; a LOCO kinship is then
+one file read plus a chunked subtraction of another, and no n×n matrix stays in memory
+between chromosomes. Without a folder, S is kept with the last chromosome's Gram and the
+others are recomputed from that chromosome's dosages when its LOCO kinship is wanted (one
+extra :math:`O(n^2 m_c)` product per chromosome). With fewer kinship variants than samples,
+the standardised variants themselves are kept (n×m < n×n) and every decomposition is a thin
+SVD of a subset of their columns (:func:`kinmix.economic_qs_linear`): no n×n matrix is
+formed.
 """
 
 from __future__ import annotations
@@ -170,10 +171,11 @@ def eigh_upper_in_place(
     r"""Economic eigendecomposition ``((Q0, None), S0)`` of the matrix whose upper triangle is
     ``gram`` (Fortran order), destroying ``gram``.
 
-    ``driver`` is LAPACK's: ``"evr"`` (relatively robust representations, the default;
-    :math:`O(n)` workspace and a new n×n array for the eigenvectors: a peak of two n×n
-    matrices) or ``"evd"`` (divide and conquer; the eigenvectors overwrite ``gram`` but the
-    workspace is :math:`2n^2`: a peak of three). Both read only the upper triangle. Eigenvalues
+    ``driver`` is LAPACK's: ``"evd"`` (divide and conquer, the default: 20–25 % faster
+    than ``"evr"`` on kinships of a few thousand samples; the eigenvectors overwrite
+    ``gram`` and the workspace is :math:`2n^2`, a peak of three n×n matrices) or
+    ``"evr"`` (relatively robust representations; :math:`O(n)` workspace and a new n×n
+    array for the eigenvectors, a peak of two). Both read only the upper triangle. Eigenvalues
     at most ``rtol`` times the largest are dropped (as in :func:`kinmix.economic_qs`);
     ``Q0`` is a view of the eigenvectors of the kept ones.
     """
