@@ -265,3 +265,16 @@ def test_fingerprint_array__sampled_hashes_bounded_windows_with_first_and_last(m
     small = np.arange(12.0).reshape(3, 4)
     assert fingerprint_array(small, sampled=True)["sha256"] == hashlib.sha256(
         small.tobytes()).hexdigest()
+
+
+def test_files_written_without_waiting_for_the_disk_are_complete_and_made_durable(tmp_path):
+    from kinmix.checkpoint import make_durable, write_atomically
+
+    paths = [tmp_path / f"part-{i}.bin" for i in range(3)]
+    for i, path in enumerate(paths):
+        write_atomically(path, lambda tmp, i=i: tmp.write_bytes(bytes([i]) * 1000), durable=False)
+    assert [p.read_bytes() for p in paths] == [bytes([i]) * 1000 for i in range(3)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [p.name for p in paths]  # no tmp left
+    make_durable(paths)
+    with pytest.raises(FileNotFoundError):
+        make_durable([tmp_path / "absent.bin"])

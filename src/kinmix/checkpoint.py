@@ -33,7 +33,9 @@ import pandas as pd
 from .errors import InputError
 
 
-def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
+def write_atomically(
+    path: str | Path, write: Callable[[Path], None], *, durable: bool = True
+) -> None:
     """Create or replace ``path`` all at once.
 
     Parameters
@@ -43,6 +45,11 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
     write : callable
         Called with a temporary path in the same folder; it must write the whole content
         there (it may open the path by name).
+    durable : bool
+        fsync the content before the rename (default). Without it the file is complete
+        for every reader and survives a killed process, but not a crash of the machine
+        until :func:`make_durable` is called on it — for several large files written in a
+        row, whose flushes to disk then overlap the work done meanwhile.
 
     Notes
     -----
@@ -54,12 +61,28 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         write(tmp)
-        with tmp.open("rb+") as handle:
-            os.fsync(handle.fileno())
+        if durable:
+            with tmp.open("rb+") as handle:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def make_durable(paths: Iterable[str | Path]) -> None:
+    """fsync the files ``paths`` (written with ``durable=False``), then their folders."""
+    folders = set()
+    for path in map(Path, paths):
+        with path.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        folders.add(path.parent)
+    for folder in folders:
+        handle = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
 
 
 def _publish(path: Path, pieces: Iterable[bytes]) -> None:

@@ -72,17 +72,23 @@ class KinshipColumns:
 
 
 def kinship_columns(
-    G: Any, *, kind: str = "standardized", maf: float = 0.0, max_missing: float = 1.0
+    G: Any,
+    *,
+    kind: str = "standardized",
+    maf: float = 0.0,
+    max_missing: float = 1.0,
+    overwrite: bool = False,
 ) -> KinshipColumns:
     r"""Mean-impute, filter and centre (and for ``"standardized"`` scale) dosage columns.
 
     Imputation is :func:`kinmix.impute.mean_impute`'s. A column is kept when it is not
     constant, its minor allele frequency (from the observed dosages, :math:`\bar g/2`
     folded to :math:`\le 1/2`) is at least ``maf`` and its missing fraction at most
-    ``max_missing``.
+    ``max_missing``. With ``overwrite``, a float64 Fortran-ordered ``G`` is worked on in
+    place (and may become ``Z``) instead of copied.
     """
     _check_kind(kind)
-    G = np.array(G, dtype=np.float64, order="F")
+    G = np.array(G, dtype=np.float64, order="F", copy=None if overwrite else True)
     if G.ndim != 2:
         raise InputError(f"G must be two-dimensional; got shape {G.shape}.")
     n = G.shape[0]
@@ -95,7 +101,7 @@ def kinship_columns(
     keep &= np.minimum(frequency, 1 - frequency) >= maf
     keep &= 1 - counts / max(n, 1) <= max_missing
     scale = std if kind == "standardized" else np.ones_like(std)
-    Z = G[:, keep]
+    Z = G if keep.all() else G[:, keep]
     Z /= scale[keep]
     return KinshipColumns(np.asfortranarray(Z), keep, means, np.where(keep, scale, 1.0))
 
@@ -193,14 +199,15 @@ def eigh_upper_in_place(
 
 
 def _save_matrix(path: Path, matrix: np.ndarray) -> None:
-    """Write ``matrix`` to the .npy file ``path`` atomically (temporary file + rename)."""
+    """Write ``matrix`` to the .npy file ``path`` atomically (temporary file + rename),
+    without waiting for the disk (:func:`kinmix.checkpoint.make_durable` does, once)."""
     from .checkpoint import write_atomically
 
     def write(tmp: Path) -> None:
         with tmp.open("wb") as handle:
             np.save(handle, matrix)
 
-    write_atomically(path, write)
+    write_atomically(path, write, durable=False)
 
 
 def _read_matrix(path: Path, n: int) -> np.ndarray:
@@ -340,6 +347,7 @@ class StreamedKinship:
                     kind=kind,
                     maf=maf,
                     max_missing=max_missing,
+                    overwrite=True,
                 )
                 keep[index], center[index], scale[index] = (
                     columns.keep,
@@ -368,8 +376,13 @@ class StreamedKinship:
             for name in stored.values():
                 _add_file(gram, folder / name, 1.0)
         if folder is not None:
+            from .checkpoint import make_durable
+
             _save_matrix(folder / "gram.npy", gram)
             gram = None
+            # on disk before anything that relies on them is stored (the disk wrote most
+            # of them while the pass went on)
+            make_durable([folder / "gram.npy", *(folder / name for name in stored.values())])
         elif last is not None:
             gram += last
             kept[order[-1]] = last

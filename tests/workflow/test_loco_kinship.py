@@ -165,3 +165,17 @@ def test_kinship_columns_rejects_non_matrices():
         kinship_columns(np.ones(4))
     with pytest.raises(InputError, match="G contains infinite values"):
         kinship_columns(np.array([[0.0, np.inf], [1.0, 2.0]]))
+
+
+def test_kinship_columns_in_place_equal_the_copying_ones():
+    rng = np.random.default_rng(8)
+    G = np.asfortranarray(rng.binomial(2, 0.3, size=(30, 12)).astype(float))
+    G[[2, 7], [4, 9]] = np.nan
+    copied = kinship_columns(G.copy(order="F"))
+    owned = G.copy(order="F")
+    in_place = kinship_columns(owned, overwrite=True)
+    np.testing.assert_array_equal(in_place.Z, copied.Z)
+    assert np.shares_memory(in_place.Z, owned)  # every column kept: Z is the block itself
+    untouched = G.copy(order="F")
+    kinship_columns(untouched)
+    np.testing.assert_array_equal(untouched, G)
