@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -40,9 +41,6 @@ from .tasks import (
     ScanJob,
     block_task,
     null_task,
-    with_glmm_scanners,
-    with_joint_nulls,
-    with_prepared_scans,
 )
 
 log = logging.getLogger("kinmix")
@@ -122,8 +120,8 @@ def scan_files(
         ``progress(step, total)`` returns a function called with each increment of work.
     run : kinmix.gwas.ResumableRun, optional
         The run's checkpoints (``kinmix scan`` keeps them under ``OUT/.kinmix``): the
-        kinship pass, each chromosome's null state (eigendecompositions and null δ) and
-        each block's rows are stored as they finish and reloaded instead of recomputed.
+        kinship pass (S and each S_c), each chromosome's null δ (and GLMM nulls) and each
+        block's rows are stored as they finish and reloaded instead of recomputed.
     client : distributed.Client, optional
         Run each chromosome's null state and each block as Dask tasks on this cluster
         (``kinmix.distributed.run_chromosomes``); blocks are stored as they complete.
@@ -255,6 +253,7 @@ def scan_files(
         chrom = chromosome_labels(genotypes.variants)
         chromosomes = list(dict.fromkeys(chrom)) if options.loco else [None]
         chunk = variants_per_block(options, n)
+        names = {c: f"{i:04d}" for i, c in enumerate(chromosomes)}
         job = ScanJob(
             genotypes=genotypes,
             rows=rows,
@@ -269,8 +268,7 @@ def scan_files(
             options=options,
             trials=trials,
         )
-        names = {c: f"{i:04d}" for i, c in enumerate(chromosomes)}
-        h2_tables, todo, nulls, sizes, spans = [], {}, {}, {}, {}
+        h2_tables, todo, sizes, spans = [], {}, {}, {}
         for c in chromosomes:
             keys = _plan_blocks(job, c, names[c], sizes, spans)
             done = [key for key, _ in keys if run.has(key)]
@@ -279,10 +277,14 @@ def scan_files(
             todo[c] = [(key, argument) for key, argument in keys if key not in done]
             if run.has(f"null-{names[c]}"):
                 h2_tables.append(run.load_frame(f"h2-{names[c]}", "heritability"))
-                if todo[c]:
-                    stored = null_from_arrays(run.load_arrays(f"null-{names[c]}", "null"))
-                    stored = with_prepared_scans(job, with_glmm_scanners(job, stored))
-                    nulls[c] = with_joint_nulls(job, stored)
+        # a stored null (δ and GLMM nulls, not the eigenvectors) spares the fits of a
+        # chromosome whose kinship is decomposed again for the blocks still to do
+        stored = {
+            c: null_from_arrays(run.load_arrays(f"null-{names[c]}", "null"))
+            for c in chromosomes
+            if todo[c] and run.has(f"null-{names[c]}")
+        }
+        job = dataclasses.replace(job, stored=stored)
         tick = progress("scan", genotypes.shape[1]) if progress else None
         if tick:
             tick(sum(sizes[key] for key in sizes if run.has(key)))
@@ -290,6 +292,8 @@ def scan_files(
         def on_null(c: Any, null: ChromosomeNull) -> None:
             for step, seconds in null.seconds.items():
                 clock.add(step, seconds)
+            if c in stored:  # its heritability rows were reloaded above
+                return
             h2_tables.append(null.heritability)
             run.save_frame(f"h2-{names[c]}", "heritability", null.heritability)
             run.save_arrays(f"null-{names[c]}", "null", null_arrays(null))
@@ -297,7 +301,7 @@ def scan_files(
         # with a store the blocks live there only; without one they are kept here
         kept: dict[str, pd.DataFrame] = {}
         for key, (part, seconds) in run_chromosomes(
-            null_task, block_task, job, todo, nulls=nulls, on_null=on_null, client=client
+            null_task, block_task, job, todo, on_null=on_null, client=client
         ):
             for step, spent in seconds.items():
                 clock.add(step, spent)

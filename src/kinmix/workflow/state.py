@@ -5,20 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..grm import StreamedKinship
 from ..io.genotypes import shared_labels
 from .blocks import GlmmNull
-from .tasks import ChromosomeNull
+from .tasks import ChromosomeNull, StoredNull
 
 
 def null_arrays(null: ChromosomeNull) -> dict[str, np.ndarray]:
-    arrays = {}
-    for g, ((Q0, _), S0) in enumerate(null.decompositions):
-        arrays[f"Q0_{g}"], arrays[f"S0_{g}"] = Q0, S0
-        if null.deltas[g] is not None:
-            arrays[f"delta_{g}"] = np.asarray(null.deltas[g], dtype=np.float64)
+    """A chromosome's null state as named arrays (for a checkpoint): the null δ and GLMM
+    nulls of each trait group. The eigenvectors are not stored — n×n per chromosome, and
+    recomputed from the stored Gram files, bit for bit, when a resumed run needs them."""
+    arrays = {"groups": np.array(len(null.deltas))}
+    for g, deltas in enumerate(null.deltas):
+        if deltas is not None:
+            arrays[f"delta_{g}"] = np.asarray(deltas, dtype=np.float64)
     for g, group_nulls in enumerate(null.glmms or []):
         for t, glmm in enumerate(group_nulls):
             arrays[f"glmm_{g}_{t}_eta"], arrays[f"glmm_{g}_{t}_tau"] = glmm.eta, glmm.tau
@@ -27,16 +28,14 @@ def null_arrays(null: ChromosomeNull) -> dict[str, np.ndarray]:
     return arrays
 
 
-def null_from_arrays(arrays: dict[str, np.ndarray]) -> ChromosomeNull:
-    groups = sum(1 for name in arrays if name.startswith("S0_"))
-    decompositions = [((arrays[f"Q0_{g}"], None), arrays[f"S0_{g}"]) for g in range(groups)]
+def null_from_arrays(arrays: dict[str, np.ndarray]) -> StoredNull:
+    """The :class:`~kinmix.workflow.tasks.StoredNull` written by :func:`null_arrays`."""
+    groups = int(arrays["groups"])
     deltas = [
         arrays[f"delta_{g}"].tolist() if f"delta_{g}" in arrays else None for g in range(groups)
     ]
     glmms = [_stored_glmms(arrays, g) for g in range(groups)]
-    return ChromosomeNull(
-        decompositions, deltas, pd.DataFrame(), {}, glmms=glmms if any(glmms) else None
-    )
+    return StoredNull(deltas, glmms if any(glmms) else None)
 
 
 def _stored_glmms(arrays: dict[str, np.ndarray], g: int) -> list[GlmmNull]:

@@ -54,10 +54,22 @@ class ScanJob:
     E: pd.DataFrame | None
     options: ScanOptions
     trials: np.ndarray | None
+    stored: dict = dataclasses.field(default_factory=dict)
 
     def index(self, c: str | None) -> np.ndarray:
         """Positions of chromosome ``c``'s variants in the file (all for None)."""
         return np.arange(self.chrom.shape[0]) if c is None else np.flatnonzero(self.chrom == c)
+
+
+@dataclass(frozen=True)
+class StoredNull:
+    """What a checkpoint keeps of a chromosome's null state
+    (:func:`kinmix.workflow.state.null_arrays`): the null δ of each trait group (None for a
+    non-normal trait type) and its GLMM nulls (:class:`~kinmix.workflow.blocks.GlmmNull`
+    without their scanners)."""
+
+    deltas: list
+    glmms: list | None
 
 
 @dataclass(frozen=True)
@@ -93,15 +105,13 @@ def null_task(job: ScanJob, c: str | None) -> ChromosomeNull:
     del kinship_c
     seconds["eigh"] = time.perf_counter() - began
     began = time.perf_counter()
-    rows, deltas, glmms = [], [], []
-    for group, QS in zip(job.groups, decompositions, strict=True):
-        found = null_heritability(job.Y, job.X, group, QS, c, job.options)
-        rows += found
-        deltas.append([row["delta"] for row in found] or None)
-        if job.options.trait_type != "continuous":
-            glmms.append(fit_glmm_nulls(job.Y, job.X, group, QS, job.options, job.trials))
-    heritability = pd.DataFrame(rows, columns=list(HERITABILITY_COLUMNS))
-    state = ChromosomeNull(decompositions, deltas, heritability, seconds, glmms=glmms or None)
+    stored = job.stored.get(c)
+    if stored is None:
+        state = _fit_nulls(job, c, decompositions, seconds)
+    else:  # fitted by an earlier run: its δ and GLMM nulls, on the same eigenvectors
+        state = with_glmm_scanners(job, ChromosomeNull(
+            decompositions, stored.deltas, pd.DataFrame(), seconds, glmms=stored.glmms
+        ))
     null = with_joint_nulls(job, with_prepared_scans(job, state))
     seconds["null fits"] = time.perf_counter() - began
     log.debug(
@@ -111,6 +121,21 @@ def null_task(job: ScanJob, c: str | None) -> ChromosomeNull:
         [QS[1].shape[0] for QS in decompositions],
     )
     return null
+
+
+def _fit_nulls(
+    job: ScanJob, c: str | None, decompositions: list, seconds: dict
+) -> ChromosomeNull:
+    """The null fits of every trait group on the chromosome's eigendecompositions."""
+    rows, deltas, glmms = [], [], []
+    for group, QS in zip(job.groups, decompositions, strict=True):
+        found = null_heritability(job.Y, job.X, group, QS, c, job.options)
+        rows += found
+        deltas.append([row["delta"] for row in found] or None)
+        if job.options.trait_type != "continuous":
+            glmms.append(fit_glmm_nulls(job.Y, job.X, group, QS, job.options, job.trials))
+    heritability = pd.DataFrame(rows, columns=list(HERITABILITY_COLUMNS))
+    return ChromosomeNull(decompositions, deltas, heritability, seconds, glmms=glmms or None)
 
 
 def with_joint_nulls(job: ScanJob, null: ChromosomeNull) -> ChromosomeNull:
