@@ -301,6 +301,7 @@ class StreamedKinship:
         low_rank: bool | None = None,
         loco: bool = True,
         folder: str | Path | None = None,
+        durable: bool = True,
         on_block: Callable[[int], None] | None = None,
     ) -> StreamedKinship:
         """Read ``genotypes`` (a :class:`kinmix.io.genotypes.Genotypes`) once, by chromosome.
@@ -309,8 +310,10 @@ class StreamedKinship:
         path (default: when the file has fewer variants than selected samples). On the
         full-rank path with a ``folder`` (an existing directory), S and, with ``loco``,
         every chromosome's :math:`S_c` are written there as they complete and none is kept
-        in memory; without one, S is kept and, with ``loco``, the last chromosome's Gram
-        too (one more n×n matrix until its LOCO kinship is taken, which consumes it).
+        in memory (``durable``: flushed to the disk at the end of the pass, for a folder
+        that must survive a crash); without one, S is kept and, with ``loco``, the last
+        chromosome's Gram too (one more n×n matrix until its LOCO kinship is taken, which
+        consumes it).
         ``on_block(count)`` is called after each block of ``count`` variants (progress).
         """
         _check_kind(kind)
@@ -380,9 +383,9 @@ class StreamedKinship:
 
             _save_matrix(folder / "gram.npy", gram)
             gram = None
-            # on disk before anything that relies on them is stored (the disk wrote most
-            # of them while the pass went on)
-            make_durable([folder / "gram.npy", *(folder / name for name in stored.values())])
+            if durable:  # before anything that relies on them is stored (the disk wrote
+                # most of them while the pass went on)
+                make_durable([folder / "gram.npy", *(folder / name for name in stored.values())])
         elif last is not None:
             gram += last
             kept[order[-1]] = last

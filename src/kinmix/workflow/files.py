@@ -233,6 +233,7 @@ def scan_files(
                         block_size=variants_per_block(None, n),
                         loco=options.loco,
                         folder=folder,
+                        durable=run.store is not None,
                         on_block=on_block,
                     )
                     run.save_arrays("kinship", "kinship", kinship_arrays(kin))
