@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -139,6 +140,7 @@ def main() -> int:
     )
     _, baseline = measured([], folder / "bare.rss")
     out = folder / "scan"
+    shutil.rmtree(out, ignore_errors=True)  # a kept folder's checkpoints would be resumed
     total, scan_peak = measured(
         [
             "scan",
