@@ -27,7 +27,6 @@ LAYERS: list[tuple[str, ...]] = [
         "kinmix._progress",
         "kinmix._version",
         "kinmix._killpoints",
-        "kinmix._memory",
         "kinmix.impute",
     ),
     ("kinmix.linalg",),

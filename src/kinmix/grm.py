@@ -379,12 +379,12 @@ class StreamedKinship:
             for name in stored.values():
                 _add_file(gram, folder / name, 1.0)
         if folder is not None:
-            from .checkpoint import make_durable
-
             _save_matrix(folder / "gram.npy", gram)
             gram = None
             if durable:  # before anything that relies on them is stored (the disk wrote
                 # most of them while the pass went on)
+                from .checkpoint import make_durable
+
                 make_durable([folder / "gram.npy", *(folder / name for name in stored.values())])
         elif last is not None:
             gram += last

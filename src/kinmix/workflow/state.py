@@ -50,8 +50,9 @@ def _stored_glmms(arrays: dict[str, np.ndarray], g: int) -> list[GlmmNull]:
 
 
 def kinship_arrays(kin: StreamedKinship) -> dict[str, np.ndarray]:
-    """A :class:`~kinmix.grm.StreamedKinship` as named arrays (for a checkpoint); S and
-    the :math:`S_c` that live in files are recorded by file name."""
+    """A :class:`~kinmix.grm.StreamedKinship` built with a folder (its S and :math:`S_c`
+    live in files, recorded by name) or on the low-rank path, as named arrays (for a
+    checkpoint)."""
     arrays = {
         "n": np.array(kin.n),
         "kind": np.array(kin.kind),
@@ -61,16 +62,12 @@ def kinship_arrays(kin: StreamedKinship) -> dict[str, np.ndarray]:
         "keep": kin.keep,
         "center": kin.center,
         "scale": kin.scale,
-        "kept_chrom": np.array(list(kin.kept), dtype=str),
         "stored_chrom": np.array(list(kin.stored), dtype=str),
         "stored_file": np.array(list(kin.stored.values()), dtype=str),
     }
-    for name in ("gram", "factor", "factor_chrom"):
-        value = getattr(kin, name)
-        if value is not None:
-            arrays[name] = np.asarray(value, dtype=str) if name == "factor_chrom" else value
-    for i, value in enumerate(kin.kept.values()):
-        arrays[f"kept_{i}"] = value
+    if kin.low_rank:
+        arrays["factor"] = kin.factor
+        arrays["factor_chrom"] = np.asarray(kin.factor_chrom, dtype=str)
     return arrays
 
 
@@ -78,15 +75,10 @@ def kinship_from_arrays(arrays: dict[str, np.ndarray], folder: Path) -> Streamed
     """The :class:`~kinmix.grm.StreamedKinship` stored by :func:`kinship_arrays`, its files
     (if any) in ``folder``."""
     counts = dict(zip(arrays["count_chrom"].tolist(), arrays["count_value"].tolist(), strict=True))
-    kept = {
-        c: np.asfortranarray(arrays[f"kept_{i}"])
-        for i, c in enumerate(arrays["kept_chrom"].tolist())
-    }
     stored = dict(
         zip(arrays["stored_chrom"].tolist(), arrays["stored_file"].tolist(), strict=True)
     )
-    gram, factor = arrays.get("gram"), arrays.get("factor")
-    on_disk = gram is None and factor is None
+    factor = arrays.get("factor")
     return StreamedKinship(
         n=int(arrays["n"]),
         kind=str(arrays["kind"]),
@@ -95,10 +87,8 @@ def kinship_from_arrays(arrays: dict[str, np.ndarray], folder: Path) -> Streamed
         keep=arrays["keep"],
         center=arrays["center"],
         scale=arrays["scale"],
-        gram=None if gram is None else np.asfortranarray(gram),
         factor=factor,
-        factor_chrom=shared_labels(arrays["factor_chrom"]) if "factor_chrom" in arrays else None,
-        kept=kept,
-        folder=folder if on_disk else None,
+        factor_chrom=shared_labels(arrays["factor_chrom"]) if factor is not None else None,
+        folder=folder if factor is None else None,
         stored=stored,
     )

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from .._killpoints import reached
-from .._memory import release_free_memory
 from ..errors import BoundaryWarning, FitError
 from ..grm import StreamedKinship, eigh_upper_in_place
 from ..linalg import economic_qs, economic_qs_linear
@@ -100,7 +99,6 @@ def null_task(job: ScanJob, c: str | None) -> ChromosomeNull:
     kinship_c = _chromosome_kinship(job.kin, job.full_K, c, job.groups, job.rows.shape[0])
     seconds["kinship"] = time.perf_counter() - began
     began = time.perf_counter()
-    release_free_memory()  # the blocks of the previous chromosome, before the n×n step
     decompositions = _decompositions(kinship_c, job.groups)
     del kinship_c
     seconds["eigh"] = time.perf_counter() - began
