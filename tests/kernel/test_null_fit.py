@@ -51,3 +51,23 @@ def test_null_fit__unidentifiable_delta_stays_at_its_start():
     with pytest.warns(KinmixWarning, match="h2 is unidentifiable"):
         found = null.search_delta(beta=None, scale=None, start=0.25)
     assert found.delta == 0.25 and found.search is None
+
+
+def test_null_fit__search_frees_the_eigenvectors_without_the_cyclic_collector():
+    # scipy's brentq keeps its function in a self-referencing closure; a fitted null must
+    # still be freed by reference counting alone, or every LOCO chromosome's n×n
+    # eigenvectors pile up until a full collection (seen as 1 n×n more per chromosome).
+    import gc
+    import weakref
+
+    y, X, Q0, S0, _ = _problem(seed=5)
+    Q0 = Q0.copy()
+    alive = weakref.ref(Q0.base if Q0.base is not None else Q0)
+    gc.disable()
+    try:
+        null = NullFit.of(y, X, Q0, S0, restricted=True)
+        null.search_delta(beta=None, scale=None, start=0.5)
+        del null, Q0
+        assert alive() is None
+    finally:
+        gc.enable()

@@ -235,7 +235,17 @@ def polish_root(
         return left
     if g_right == 0.0:
         return right
-    return float(brentq(derivative, left, right, xtol=1e-14, rtol=8 * np.finfo(float).eps))
+    # brentq wraps its function in a closure that refers to itself: a reference cycle that
+    # would keep whatever ``derivative`` holds (a model and its n×n eigenvectors) alive
+    # until the cyclic collector runs. The cycle gets only this holder, emptied on return.
+    holder = [derivative]
+    try:
+        root = brentq(
+            lambda t: holder[0](t), left, right, xtol=1e-14, rtol=8 * np.finfo(float).eps
+        )
+    finally:
+        holder.clear()
+    return float(root)
 
 
 @dataclass(frozen=True)
