@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
         "kinmix._progress",
         "kinmix._version",
         "kinmix._killpoints",
+        "kinmix._malloc",
         "kinmix.impute",
     ),
     ("kinmix.linalg",),

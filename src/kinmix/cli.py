@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._malloc import fix_mmap_threshold
 from ._version import __version__
 from .constants import AUTO_CG_SAMPLES
 from .errors import KinmixError
@@ -814,6 +815,7 @@ def _demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kinmix`` command; returns the exit code."""
     args = _parser().parse_args(argv)
+    fix_mmap_threshold()
     try:
         return args.handler(args)
     except KinmixError as exc:
