@@ -57,16 +57,21 @@ def mean_impute(
     Imputation
         The counts of observed dosages and the means used.
 
-    Cost: one pass over ``G`` to find the missing entries and, without ``mean``, one more
-    to sum the observed ones (``numpy.nansum``: the same sums, bit for bit, as summing the
-    observed entries with the missing ones set to 0).
+    Cost: four passes over ``G`` and no float temporary: find the missing entries, set
+    them to 0, sum the columns (the sums ``numpy.nansum`` gives, bit for bit; they also
+    reveal an infinite value) and write the means into the missing entries. Without missing
+    entries the second and last passes are skipped.
     """
-    if np.isinf(G).any():
-        raise InputError("G contains infinite values; genotypes must be finite or NaN.")
     missing = np.isnan(G)
-    nobs = G.shape[0] - missing.sum(axis=0)
+    nobs = G.shape[0] - np.count_nonzero(missing, axis=0)
+    incomplete = bool((nobs < G.shape[0]).any())
+    if incomplete:
+        np.copyto(G, 0.0, where=missing)
+    sums = G.sum(axis=0)
+    if not np.isfinite(sums).all():
+        raise InputError("G contains infinite values; genotypes must be finite or NaN.")
     if mean is None:
-        mean = np.where(nobs > 0, np.nansum(G, axis=0) / np.maximum(nobs, 1), empty)
-    if missing.any():
-        G[missing] = np.take(mean, np.nonzero(missing)[1])
+        mean = np.where(nobs > 0, sums / np.maximum(nobs, 1), empty)
+    if incomplete:
+        np.copyto(G, mean, where=missing)
     return Imputation(nobs, mean)
