@@ -66,3 +66,28 @@ def test_restricted_log_likelihood__needs_a_fit():
     model = kinmix.LinearMixedModel(np.arange(4.0), np.ones((4, 1)), np.ones(4))
     with pytest.raises(kinmix.FitError, match="null model is not fit"):
         model.restricted_log_likelihood()
+
+
+def test_import__loads_the_models_only_when_used():
+    code = (
+        "import sys, kinmix; before = sorted(m for m in ('kinmix.glmm', 'kinmix.ep', "
+        "'kinmix.gp', 'kinmix.lmm', 'kinmix.gwas', 'kinmix.workflow') if m in sys.modules); "
+        "from kinmix.glmm import GLMMExpFam; "
+        "print(before, kinmix.GLMMExpFam is GLMMExpFam, 'kinmix.ep' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] True True"
+
+
+def test_import__every_public_name_resolves_and_grm_stays_the_function():
+    import importlib
+
+    grm_module = importlib.import_module("kinmix.grm")  # must not shadow the function
+
+    assert kinmix.grm is grm_module.grm and callable(kinmix.grm)
+    for name in kinmix.__all__:
+        assert getattr(kinmix, name) is not None, name
+    assert kinmix.LMM is LMM and kinmix.scan is importlib.import_module("kinmix.gwas").scan
+    assert set(kinmix.__all__) <= set(dir(kinmix))
+    with pytest.raises(AttributeError, match="module 'kinmix' has no attribute 'nothing'"):
+        kinmix.nothing  # noqa: B018

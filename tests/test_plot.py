@@ -120,3 +120,32 @@ def test_plots__errors(tmp_path):
         h2_profile(np.array([0.1, 1.5]), np.zeros(2), tmp_path / "h.png")
     with pytest.raises(InputError, match="cannot write the plot"):
         qq(table, tmp_path / "absent" / "q.png")
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 20_000, 20_001])
+def test_genomic_inflation__equals_the_median_of_every_quantile(size):
+    from scipy.special import chdtri
+
+    rng = np.random.default_rng(size)
+    p = rng.uniform(size=size) ** 1.5
+    p[::5] = np.round(p[::5], 2)  # ties
+    with_nan = np.concatenate([p, [np.nan, np.inf]])
+    expected = np.median(chdtri(1, p)) / 0.454936423119572
+    assert genomic_inflation(with_nan) == pytest.approx(expected, rel=1e-13)
+
+
+def test_qq__draws_every_small_p_and_one_large_one_per_sub_pixel_cell():
+    rng = np.random.default_rng(5)
+    p = np.sort(rng.uniform(size=200_000))
+    drawn = plot._qq_drawn(p)
+    assert drawn[p <= plot.THIN_ABOVE].all() and drawn[0]
+    m = p.size
+    expected = -np.log10((np.arange(1, m + 1) - 0.5) / m)
+    observed = -np.log10(p)
+    cell_x = expected[0] / plot.QQ_CELLS
+    cell_y = observed[0] / plot.QQ_CELLS
+    # every point left out lies within one cell of the last drawn point before it
+    last = np.maximum.accumulate(np.where(drawn, np.arange(m), 0))
+    assert np.all(np.abs(expected - expected[last]) < cell_x)
+    assert np.all(np.abs(observed - observed[last]) < cell_y)
+    assert drawn.sum() < 2 * plot.QQ_CELLS + (p <= plot.THIN_ABOVE).sum()

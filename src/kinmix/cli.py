@@ -9,6 +9,7 @@ with the input (a one-line message naming it and the fix), 1 an internal error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
@@ -325,23 +326,23 @@ def _configure_logging(out: Path | None, args: argparse.Namespace) -> None:
         log.addHandler(handler)
 
 
-def _publish(out: Path, writers: dict[str, Callable[[Path], None]]) -> None:
-    """Write every output into a hidden staging folder, then move each into ``out``.
+@contextlib.contextmanager
+def _publishing(out: Path) -> Iterator[Path]:
+    """A hidden staging folder in ``out`` for the outputs; on leaving the block, each file
+    written there is moved into ``out``.
 
     Nothing appears under its final name until every output is written, so a failure
-    leaves no finished-looking file behind; each move is an atomic rename.
+    leaves no finished-looking file behind; each move is an atomic rename. An ``OSError``
+    inside the block becomes an :class:`~kinmix.errors.OutputError`.
     """
-    from ._killpoints import reached
     from .errors import OutputError
 
     try:
         staging = Path(tempfile.mkdtemp(dir=out, prefix=".kinmix-staging-"))
         try:
-            for name, write in writers.items():
-                write(staging / name)
-                reached("write")
-            for name in writers:
-                os.replace(staging / name, out / name)
+            yield staging
+            for path in sorted(staging.iterdir()):
+                os.replace(path, out / path.name)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     except OSError as exc:
@@ -350,6 +351,17 @@ def _publish(out: Path, writers: dict[str, Callable[[Path], None]]) -> None:
             f"published; the finished steps are kept in {out / '.kinmix'}, so the same "
             "command resumes once the folder is writable again."
         ) from exc
+
+
+def _publish(out: Path, writers: dict[str, Callable[[Path], None]]) -> None:
+    """Write each output (``writers``: file name -> writer of that path) in a staging
+    folder, then move them all into ``out`` (:func:`_publishing`)."""
+    from ._killpoints import reached
+
+    with _publishing(out) as staging:
+        for name, write in writers.items():
+            write(staging / name)
+            reached("write")
 
 
 def _fingerprint(path: Path) -> dict:
@@ -507,15 +519,30 @@ def _run_scan(args: argparse.Namespace, out: Path, started: float) -> int:
     dropped = result.samples.get("dropped", {})
     log.info("samples kept: %d of %d; dropped: %s", result.samples["kept"], n, dropped)
     _log_heritability(result.heritability)
-    from .workflow.output import digest
+    from . import plot
+    from ._killpoints import reached
+    from .workflow.output import write_tables
 
     write_started = time.perf_counter()
-    # the table is never held whole: its blocks are read from the checkpoints per output
-    table = digest(result.results, top=args.top)
-    summary = _summary(args, result, table, options, started)
-    _publish(out, _scan_writers(result.results, table, summary))
-    summary["timings"]["write"] = round(time.perf_counter() - write_started, 4)
-    _rewrite_summary(out, summary)
+    inputs = [_fingerprint(p) for p in _input_files(args)]
+    with _publishing(out) as staging:
+        # one pass over the blocks (read from the checkpoints; the table is never held
+        # whole) writes both tables and keeps what the summary and the plots need
+        table = write_tables(
+            result.results, staging / "results.parquet", staging / "results.tsv.gz",
+            top=args.top,
+        )
+        reached("write")
+        summary = _summary(args, result, table, options, started, inputs)
+        title = ", ".join(summary["lambda_gc"])
+        plot.manhattan(table.points, staging / "manhattan.png", title=title)
+        reached("write")
+        plot.qq(table.pvalues, staging / "qq.png", title=title)
+        reached("write")
+        summary["timings"]["write"] = round(time.perf_counter() - write_started, 4)
+        summary["seconds"] = round(time.perf_counter() - started, 3)
+        _write_json(staging / "summary.json", summary)
+        reached("write")
     for trait, value in summary["lambda_gc"].items():
         log.info("lambda_GC %s = %.3f", trait, value)
     log.info("top hits:\n%s", _top_table(table.top))
@@ -535,10 +562,16 @@ def _log_heritability(heritability: pd.DataFrame) -> None:
 
 
 def _summary(
-    args: argparse.Namespace, result: Any, table: Any, options: Any, started: float
+    args: argparse.Namespace,
+    result: Any,
+    table: Any,
+    options: Any,
+    started: float,
+    inputs: list[dict],
 ) -> dict:
     """The content of summary.json; ``table`` is the results' digest
-    (:class:`kinmix.workflow.output.TableDigest`)."""
+    (:class:`kinmix.workflow.output.TableDigest`), ``inputs`` the input files' sizes and
+    checksums (:func:`_fingerprint`)."""
     from .plot import genomic_inflation
 
     pvalues = table.pvalues
@@ -565,7 +598,7 @@ def _summary(
         "command": "scan",
         "arguments": {k: v for k, v in vars(args).items() if k != "handler"},
         "options": {k: v for k, v in vars(options).items()},
-        "inputs": [_fingerprint(p) for p in _input_files(args)],
+        "inputs": inputs,
         "samples": result.samples,
         "kinship": result.kinship,
         "heritability": heritability,
@@ -590,29 +623,8 @@ def _top_table(top: pd.DataFrame) -> str:
     return top.to_string(index=False, float_format=lambda v: f"{v:.3g}")
 
 
-def _scan_writers(results: Any, table: Any, summary: dict) -> dict:
-    """The writers of ``kinmix scan``'s outputs: the tables streamed from ``results``
-    (:class:`kinmix.workflow.results.ScanTable`), the plots from its digest ``table``."""
-    from . import plot
-    from .workflow.output import write_parquet, write_tsv
-
-    title = ", ".join(summary["lambda_gc"])
-    return {
-        "results.parquet": lambda path: write_parquet(results, path),
-        "results.tsv.gz": lambda path: write_tsv(results, path),
-        "manhattan.png": lambda path: plot.manhattan(table.points, path, title=title),
-        "qq.png": lambda path: plot.qq(table.pvalues, path, title=title),
-        "summary.json": lambda path: _write_json(path, summary),
-    }
-
-
 def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
-
-
-def _rewrite_summary(out: Path, summary: dict) -> None:
-    """Replace summary.json (now with the write time) atomically."""
-    _publish(out, {"summary.json": lambda path: _write_json(path, summary)})
 
 
 def _json_default(value: Any) -> Any:

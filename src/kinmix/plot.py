@@ -35,6 +35,12 @@ SHADES = ("#1f4e79", "#7aa6d6")
 THIN_ABOVE = 0.01
 #: Most points drawn per trait among the p-values above :data:`THIN_ABOVE`.
 BULK_POINTS = 20_000
+#: Axis label of :math:`-\log_{10} p`, in plain text (mathtext would parse it with pyparsing,
+#: imported for it, on every figure).
+MINUS_LOG10_P = "\u2212log\u2081\u2080 p"
+#: Cells per axis extent of the QQ plot's grid: of the points above :data:`THIN_ABOVE`,
+#: one per cell is drawn (a cell is under half a pixel of the 5.5-inch plot at :data:`DPI`).
+QQ_CELLS = 2048
 TRAIT_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
 
 
@@ -109,6 +115,22 @@ def _drawn(p: np.ndarray) -> np.ndarray:
     return drawn
 
 
+def _qq_drawn(p: np.ndarray) -> np.ndarray:
+    """Mask of the QQ points drawn of the sorted p-values ``p``: every p ≤
+    :data:`THIN_ABOVE`, and of the larger ones the first in each cell of a grid of
+    :data:`QQ_CELLS` × :data:`QQ_CELLS` over the trait's extent of expected and observed
+    :math:`-\\log_{10} p` (the points are sorted on both axes, so the others fall in a
+    drawn point's cell: under half a pixel away)."""
+    m = p.shape[0]
+    expected = -np.log10((np.arange(1, m + 1) - 0.5) / m)
+    observed = _minus_log10(p)
+    x = np.floor(expected * (QQ_CELLS / expected[0]))
+    y = np.floor(observed * (QQ_CELLS / (observed[0] or 1.0)))
+    new_cell = np.ones(m, dtype=bool)
+    new_cell[1:] = (x[1:] != x[:-1]) | (y[1:] != y[:-1])
+    return ~(p > THIN_ABOVE) | new_cell
+
+
 def manhattan(
     table: pd.DataFrame,
     path: str | Path,
@@ -173,7 +195,7 @@ def manhattan(
         axis.set_xticks(centres, order, fontsize=8)
         axis.set_xlim(-gap, offsets[-1] + spans["max"].iloc[-1] + gap)
         axis.set_ylim(0, max(float(y.max()), line) * 1.08)
-        axis.set_ylabel(r"$-\log_{10}\,p$")
+        axis.set_ylabel(MINUS_LOG10_P)
         axis.spines[["top", "right"]].set_visible(False)
         if trait is not None:
             axis.set_title(trait, loc="left", fontsize=10)
@@ -184,14 +206,21 @@ def manhattan(
 
 
 def genomic_inflation(pvalues: np.ndarray) -> float:
-    r""":math:`\lambda_{GC}`: median of the p-values' :math:`\chi^2_1` quantiles over 0.4549."""
+    r""":math:`\lambda_{GC}`: median of the p-values' :math:`\chi^2_1` quantiles over 0.4549.
+
+    The quantile :math:`F^{-1}_{\chi^2_1}(1 - p)` decreases with p, so the median of the
+    quantiles is the quantile of the middle p-value (the mean of the quantiles of the two
+    middle ones for an even count): two evaluations of ``chdtri`` instead of one per
+    p-value, with the same result.
+    """
     from scipy.special import chdtri
 
     p = np.asarray(pvalues, dtype=float)
     p = p[np.isfinite(p)]
     if p.size == 0:
         return float("nan")
-    return float(np.median(chdtri(1, p)) / CHI2_MEDIAN)
+    middle = np.partition(p, [(p.size - 1) // 2, p.size // 2])[[(p.size - 1) // 2, p.size // 2]]
+    return float(np.mean(chdtri(1, middle)) / CHI2_MEDIAN)
 
 
 def qq(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> Path:
@@ -215,8 +244,8 @@ def qq(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> Pa
     -----
     For m p-values the i-th smallest is drawn against :math:`-\log_{10}((i - 1/2)/m)`; the
     grey band is the 95 % interval of the i-th uniform order statistic,
-    :math:`\mathrm{Beta}(i, m - i + 1)`. Every p ≤ :data:`THIN_ABOVE` is drawn, and at
-    most :data:`BULK_POINTS` evenly spaced ones of the larger (λGC uses all of them).
+    :math:`\mathrm{Beta}(i, m - i + 1)`. Every p ≤ :data:`THIN_ABOVE` is drawn, and of the
+    larger ones one per cell of a sub-pixel grid (:func:`_qq_drawn`; λGC uses all of them).
 
     Raises
     ------
@@ -234,7 +263,7 @@ def qq(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> Pa
         p = np.sort(rows["pvalue"].to_numpy(float))
         m = len(p)
         inflation = genomic_inflation(p)
-        drawn = _drawn(p)
+        drawn = _qq_drawn(p)
         rank, p = np.flatnonzero(drawn) + 1, p[drawn]
         expected = -np.log10((rank - 0.5) / m)
         if k == 0:
@@ -247,8 +276,8 @@ def qq(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> Pa
                   zorder=2)
         largest = max(largest, float(expected.max()))
     axis.plot([0, largest], [0, largest], color="black", linewidth=1, zorder=1.5)
-    axis.set_xlabel(r"expected $-\log_{10}\,p$")
-    axis.set_ylabel(r"observed $-\log_{10}\,p$")
+    axis.set_xlabel(f"expected {MINUS_LOG10_P}")
+    axis.set_ylabel(f"observed {MINUS_LOG10_P}")
     axis.legend(loc="upper left", frameon=False, fontsize=9)
     axis.spines[["top", "right"]].set_visible(False)
     if title:
@@ -311,7 +340,7 @@ def h2_profile(
         axis.axvline(estimate, color="#c0392b", linestyle="--", linewidth=1.2,
                      label=f"ĥ² = {estimate:.3f}")
     axis.set_xlim(0, 1)
-    axis.set_xlabel(r"$h^2$")
+    axis.set_xlabel("h²")
     axis.set_ylabel("log-likelihood")
     axis.legend(loc="best", frameon=False, fontsize=9)
     axis.spines[["top", "right"]].set_visible(False)

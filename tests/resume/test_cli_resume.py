@@ -211,11 +211,11 @@ def test_scan__a_failing_final_write_publishes_nothing(cohort, tmp_path, capsys,
     out = tmp_path / "out"
     assert main(_args(cohort, out, "--quiet")) == 0
 
-    def full_disk(table, path):  # the disk fills up halfway through results.parquet
+    def full_disk(table, path, tsv, *, top):  # the disk fills up halfway through the parquet
         Path(path).write_bytes(b"PAR1 half a file")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(kinmix.workflow.output, "write_parquet", full_disk)
+    monkeypatch.setattr(kinmix.workflow.output, "write_tables", full_disk)
     assert main(_args(cohort, out, "--quiet")) == 2
     err = capsys.readouterr().err
     assert f"cannot write the results in {out}: No space left on device" in err

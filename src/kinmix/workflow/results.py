@@ -83,17 +83,21 @@ class ScanTable:
         return table.reset_index(drop=True)
 
     def _finish(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """Rows of some blocks in output order, led by the variants' columns."""
+        """Rows of some blocks in output order, led by the variants' columns (rows already
+        in that order, as a block usually stores them, are not copied to reorder)."""
         rows = rows.reset_index(drop=True)
-        if "trait" not in rows.columns:
-            rows.insert(1, "trait", self.traits[0])
-        rank = {t: i for i, t in enumerate(self.traits)}
-        order = np.lexsort((rows["trait"].map(rank).to_numpy(), rows["_index"].to_numpy()))
-        rows = rows.iloc[order]
-        info = self.variants.iloc[rows["_index"].to_numpy()][list(VARIANT_INFO)]
-        rows = rows.drop(columns=["_index"]).reset_index(drop=True)
+        index = rows["_index"].to_numpy()
         if len(self.traits) == 1:
-            rows = rows.drop(columns=["trait"])
-        table = pd.concat([info.reset_index(drop=True), rows], axis=1)
-        table["chrom"] = table["chrom"].astype(str)
-        return table
+            rows = rows.drop(columns=[c for c in ("_index", "trait") if c in rows.columns])
+            order = np.argsort(index, kind="stable")
+        else:
+            if "trait" not in rows.columns:
+                rows.insert(1, "trait", self.traits[0])
+            rank = {t: i for i, t in enumerate(self.traits)}
+            order = np.lexsort((rows["trait"].map(rank).to_numpy(), index))
+            rows = rows.drop(columns=["_index"])
+        if not np.array_equal(order, np.arange(order.shape[0])):
+            rows = rows.iloc[order].reset_index(drop=True)
+        info = self.variants.iloc[index[order]][list(VARIANT_INFO)].reset_index(drop=True)
+        info["chrom"] = info["chrom"].astype(str)
+        return pd.concat([info, rows], axis=1)
