@@ -27,7 +27,7 @@ of the benchmark's own process. Commands::
     python benchmarks/biobank.py --exact                  # n = 5,000, m = 20,000: the
                                                           #   issue's configuration (BOLT
                                                           #   target and exactness checks)
-    python benchmarks/biobank.py --samples 20000 --model-variants 5000 --no-bolt  # manual
+    python benchmarks/biobank.py --samples 20000 --variants 5000 --no-bolt --max-refine 100
 
 The n = 20k and 50k runs are for a dedicated machine (not CI, not a shared box).
 """
@@ -77,11 +77,11 @@ def exact_loco(G, chromosomes, y):
     return table, deltas
 
 
-def scan_files(prefix: Path, y: np.ndarray, model: np.ndarray | None):
+def scan_files(prefix: Path, y: np.ndarray, model: np.ndarray | None, max_refine: int):
     """:func:`kinmix.matfree.matfree_scan` of the PLINK files at ``prefix`` (run in a fresh
     process): the table, its wall time and the process's peak resident memory in GiB."""
     start = time.perf_counter()
-    table = matfree_scan(read_plink(prefix), y, model=model)
+    table = matfree_scan(read_plink(prefix), y, model=model, max_refine=max_refine)
     seconds = time.perf_counter() - start
     return table, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exact", action="store_true", help="also run the exact LOCO scan")
     parser.add_argument("--refine-top", type=int, default=500,
                         help="exactness check: refine the N smallest p (0: every variant)")
+    parser.add_argument("--max-refine", type=int, default=1000,
+                        help="matfree_scan's cap on refined variants (its default: 1000)")
     parser.add_argument("--model-variants", type=int, default=None,
                         help="kinship from this many evenly spread variants (default: all)")
     args = parser.parse_args(argv)
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         spawn = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
             table, seconds, scan_peak = pool.submit(
-                scan_files, prefix, cohort.trait, model).result()
+                scan_files, prefix, cohort.trait, model, args.max_refine).result()
         rows.append(("kinmix matfree_scan", seconds, f"peak RSS {scan_peak:.2f} GiB"))
     info = table.attrs["matfree"]
     if args.exact:
