@@ -3,6 +3,8 @@
 - :func:`write_atomically` writes a file under a temporary name in its folder, flushes it
   to disk and renames it into place, so a reader never sees a partial file and a killed
   writer leaves at most a hidden ``.*.tmp`` file behind (removed when the writer raises);
+- :func:`make_durable` flushes files written without waiting for the disk, and
+  :class:`BackgroundFlush` does it in a thread while the caller computes;
 - :func:`fingerprint_file` identifies an input by its size and a checksum;
 - :class:`CheckpointStore` keeps finished intermediate results of a run under
   ``OUT/.kinmix/`` beside a manifest of the run's inputs and options; reopening the store
@@ -19,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 import zipfile
@@ -83,6 +86,44 @@ def make_durable(paths: Iterable[str | Path]) -> None:
             os.fsync(handle)
         finally:
             os.close(handle)
+
+
+class BackgroundFlush:
+    """:func:`make_durable` of some files, in a thread of its own started at once.
+
+    ``fsync`` releases the GIL, so the caller goes on computing while the disk takes the
+    files. A run records a step that names the files only after :meth:`wait` has
+    returned: killed before, it has no record of the step and computes it again.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+        Complete files, written with ``durable=False`` (:func:`write_atomically`).
+    """
+
+    def __init__(self, paths: Iterable[str | Path]) -> None:
+        self.paths = [Path(path) for path in paths]
+        self._error: Exception | None = None
+        self._thread = threading.Thread(target=self._flush, name="kinmix-flush", daemon=True)
+        self._thread.start()
+
+    def _flush(self) -> None:
+        try:
+            make_durable(self.paths)
+        except Exception as exc:  # handed to the thread that waits
+            self._error = exc
+
+    def wait(self) -> None:
+        """Return once every file and its folder is durable.
+
+        Raises
+        ------
+        OSError
+            The error of the ``fsync`` (or ``open``) that failed.
+        """
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _publish(path: Path, pieces: Iterable[bytes]) -> None:

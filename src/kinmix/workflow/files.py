@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import shutil
@@ -203,7 +204,7 @@ def scan_files(
     # -- kinship: one pass ------------------------------------------------------------------
     current[0] = "kinship"
     run = run or ResumableRun()
-    with _gram_folder(run) as folder:
+    with _gram_folder(run) as folder, _KinshipStep(run) as kinship_step:
         with clock.step("kinship"):
             source, source_rows = _kinship_source(
                 timed, kinship_genotypes, clock, current, ids, rows
@@ -233,10 +234,10 @@ def scan_files(
                         block_size=variants_per_block(None, n),
                         loco=options.loco,
                         folder=folder,
-                        durable=run.store is not None,
+                        durable=False,  # flushed by kinship_step, meanwhile the scan starts
                         on_block=on_block,
                     )
-                    run.save_arrays("kinship", "kinship", kinship_arrays(kin))
+                    kinship_step.computed(kin)
                 kinship_info = {
                     "source": str(source.path),
                     "kind": options.grm_kind,
@@ -290,7 +291,12 @@ def scan_files(
         if tick:
             tick(sum(sizes[key] for key in sizes if run.has(key)))
 
+        def store_kinship() -> None:  # before any step that relies on it
+            with clock.step("kinship"):
+                kinship_step.store()
+
         def on_null(c: Any, null: ChromosomeNull) -> None:
+            store_kinship()
             for step, seconds in null.seconds.items():
                 clock.add(step, seconds)
             if c in stored:  # its heritability rows were reloaded above
@@ -306,11 +312,13 @@ def scan_files(
         ):
             for step, spent in seconds.items():
                 clock.add(step, spent)
+            store_kinship()
             run.save_frame(key, "block", part)
             if run.store is None:
                 kept[key] = part
             if tick:
                 tick(sizes[key])
+        store_kinship()
         run.flush()  # the last batch of blocks on disk before the table is read
     h2_rows = (
         pd.concat(h2_tables, ignore_index=True)
@@ -389,6 +397,58 @@ def _gram_folder(run: ResumableRun) -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class _KinshipStep:
+    """The kinship step of a run, stored once the Gram files it names are on the disk.
+
+    The kinship pass writes S and each :math:`S_c` without waiting for the disk. With a
+    checkpoint store, :meth:`computed` starts their flush in the background
+    (:class:`kinmix.checkpoint.BackgroundFlush`), so that the disk writes them while the
+    first chromosome is decomposed, and :meth:`store` — called before any step that
+    relies on the kinship is stored — waits for the flush, then stores the step. A run
+    killed in between has no kinship step, and its rerun does the pass again. Used as a
+    context manager, so that no flush outlives the scan (on an error, a flush's own error
+    gives way to the one raised).
+    """
+
+    def __init__(self, run: ResumableRun) -> None:
+        self._run = run
+        self._kin: StreamedKinship | None = None
+        self._flush: Any = None
+
+    def __enter__(self) -> _KinshipStep:
+        return self
+
+    def __exit__(self, *error: object) -> None:
+        if self._flush is not None:
+            with contextlib.suppress(Exception):
+                self._flush.wait()
+
+    def computed(self, kin: StreamedKinship) -> None:
+        """Take the kinship of a finished pass (its files complete, not yet durable)."""
+        self._kin = kin
+        if self._run.store is not None and kin.folder is not None:
+            from ..checkpoint import BackgroundFlush
+
+            names = ["gram.npy", *kin.stored.values()]
+            self._flush = BackgroundFlush(kin.folder / name for name in names)
+
+    def store(self) -> None:
+        """Store the kinship step, once its files are durable (nothing to do when it was
+        reloaded, or is stored already).
+
+        Raises
+        ------
+        kinmix.errors.OutputError
+            If a file could not be flushed (or the step written), naming the folder.
+        """
+        if self._kin is None:
+            return
+        kin, flush, self._kin, self._flush = self._kin, self._flush, None, None
+        self._run.save_arrays(
+            "kinship", "kinship", kinship_arrays(kin), after=flush.wait if flush else None
+        )
 
 
 def _kinship_source(
