@@ -4,7 +4,7 @@
   to disk and renames it into place, so a reader never sees a partial file and a killed
   writer leaves at most a hidden ``.*.tmp`` file behind (removed when the writer raises);
 - :func:`make_durable` flushes files written without waiting for the disk, and
-  :class:`BackgroundFlush` does it in a thread while the caller computes;
+  :func:`start_writeback` lets the disk take them meanwhile;
 - :func:`fingerprint_file` identifies an input by its size and a checksum;
 - :class:`CheckpointStore` keeps finished intermediate results of a run under
   ``OUT/.kinmix/`` beside a manifest of the run's inputs and options; reopening the store
@@ -16,12 +16,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import re
 import shutil
-import threading
+import sys
 import time
 import uuid
 import zipfile
@@ -88,42 +89,45 @@ def make_durable(paths: Iterable[str | Path]) -> None:
             os.close(handle)
 
 
-class BackgroundFlush:
-    """:func:`make_durable` of some files, in a thread of its own started at once.
+#: ``SYNC_FILE_RANGE_WRITE`` of Linux's ``sync_file_range``: start the write-out of the
+#: dirty pages of a range, without waiting for it.
+_SYNC_FILE_RANGE_WRITE = 2
 
-    ``fsync`` releases the GIL, so the caller goes on computing while the disk takes the
-    files. A run records a step that names the files only after :meth:`wait` has
-    returned: killed before, it has no record of the step and computes it again.
 
-    Parameters
-    ----------
-    paths : iterable of str or Path
-        Complete files, written with ``durable=False`` (:func:`write_atomically`).
+@functools.cache
+def _sync_file_range() -> Callable[..., int] | None:
+    """Linux's ``sync_file_range`` from the C library (None elsewhere, or if absent)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    function.restype = ctypes.c_int
+    return function
+
+
+def start_writeback(paths: Iterable[str | Path]) -> None:
+    """Ask the kernel to start writing the files ``paths`` to the disk now, and return
+    without waiting (Linux: ``sync_file_range(SYNC_FILE_RANGE_WRITE)`` on each whole file).
+
+    A later :func:`make_durable` of the files then waits only for what is still in flight,
+    so the disk writes them while the caller computes. This is a hint: nothing is
+    promised until :func:`make_durable` returns, and elsewhere than on Linux (or if the
+    kernel refuses) it does nothing and :func:`make_durable` writes them all.
     """
-
-    def __init__(self, paths: Iterable[str | Path]) -> None:
-        self.paths = [Path(path) for path in paths]
-        self._error: Exception | None = None
-        self._thread = threading.Thread(target=self._flush, name="kinmix-flush", daemon=True)
-        self._thread.start()
-
-    def _flush(self) -> None:
+    function = _sync_file_range()
+    if function is None:
+        return
+    for path in paths:
+        handle = os.open(path, os.O_RDONLY)
         try:
-            make_durable(self.paths)
-        except Exception as exc:  # handed to the thread that waits
-            self._error = exc
-
-    def wait(self) -> None:
-        """Return once every file and its folder is durable.
-
-        Raises
-        ------
-        OSError
-            The error of the ``fsync`` (or ``open``) that failed.
-        """
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
+            function(handle, 0, 0, _SYNC_FILE_RANGE_WRITE)  # a failure shows in the fsync
+        finally:
+            os.close(handle)
 
 
 def _publish(path: Path, pieces: Iterable[bytes]) -> None:

@@ -122,8 +122,8 @@ class ResumableRun:
     ) -> None:
         """Store step ``key``'s arrays (computed here or on a worker), then count it.
 
-        ``after`` is called first, with a store: the wait for files the step names to
-        reach the disk (:meth:`kinmix.checkpoint.BackgroundFlush.wait`), whose failure
+        ``after`` is called first, with a store: the flush to disk of files the step
+        names (:func:`kinmix.checkpoint.make_durable`), whose failure (an ``OSError``)
         is reported as a failed write of the step."""
         if self.store is not None:
             batch = kind in BATCHED_KINDS

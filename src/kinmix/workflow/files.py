@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import shutil
@@ -204,7 +203,8 @@ def scan_files(
     # -- kinship: one pass ------------------------------------------------------------------
     current[0] = "kinship"
     run = run or ResumableRun()
-    with _gram_folder(run) as folder, _KinshipStep(run) as kinship_step:
+    kinship_step = _KinshipStep(run)
+    with _gram_folder(run) as folder:
         with clock.step("kinship"):
             source, source_rows = _kinship_source(
                 timed, kinship_genotypes, clock, current, ids, rows
@@ -234,7 +234,7 @@ def scan_files(
                         block_size=variants_per_block(None, n),
                         loco=options.loco,
                         folder=folder,
-                        durable=False,  # flushed by kinship_step, meanwhile the scan starts
+                        durable=False,  # flushed by kinship_step.store, while the scan starts
                         on_block=on_block,
                     )
                     kinship_step.computed(kin)
@@ -403,36 +403,27 @@ class _KinshipStep:
     """The kinship step of a run, stored once the Gram files it names are on the disk.
 
     The kinship pass writes S and each :math:`S_c` without waiting for the disk. With a
-    checkpoint store, :meth:`computed` starts their flush in the background
-    (:class:`kinmix.checkpoint.BackgroundFlush`), so that the disk writes them while the
+    checkpoint store, :meth:`computed` asks the kernel to start writing them
+    (:func:`kinmix.checkpoint.start_writeback`), so that the disk takes them while the
     first chromosome is decomposed, and :meth:`store` — called before any step that
-    relies on the kinship is stored — waits for the flush, then stores the step. A run
-    killed in between has no kinship step, and its rerun does the pass again. Used as a
-    context manager, so that no flush outlives the scan (on an error, a flush's own error
-    gives way to the one raised).
+    relies on the kinship is stored — flushes them (:func:`kinmix.checkpoint.make_durable`,
+    by then mostly a wait for nothing), then stores the step. A run killed in between has
+    no kinship step, and its rerun does the pass again.
     """
 
     def __init__(self, run: ResumableRun) -> None:
         self._run = run
         self._kin: StreamedKinship | None = None
-        self._flush: Any = None
-
-    def __enter__(self) -> _KinshipStep:
-        return self
-
-    def __exit__(self, *error: object) -> None:
-        if self._flush is not None:
-            with contextlib.suppress(Exception):
-                self._flush.wait()
+        self._files: list[Path] = []
 
     def computed(self, kin: StreamedKinship) -> None:
         """Take the kinship of a finished pass (its files complete, not yet durable)."""
         self._kin = kin
         if self._run.store is not None and kin.folder is not None:
-            from ..checkpoint import BackgroundFlush
+            from ..checkpoint import start_writeback
 
-            names = ["gram.npy", *kin.stored.values()]
-            self._flush = BackgroundFlush(kin.folder / name for name in names)
+            self._files = [kin.folder / name for name in ["gram.npy", *kin.stored.values()]]
+            start_writeback(self._files)
 
     def store(self) -> None:
         """Store the kinship step, once its files are durable (nothing to do when it was
@@ -445,10 +436,15 @@ class _KinshipStep:
         """
         if self._kin is None:
             return
-        kin, flush, self._kin, self._flush = self._kin, self._flush, None, None
-        self._run.save_arrays(
-            "kinship", "kinship", kinship_arrays(kin), after=flush.wait if flush else None
-        )
+        kin, files, self._kin, self._files = self._kin, self._files, None, []
+
+        def flush() -> None:
+            from ..checkpoint import make_durable
+
+            make_durable(files)
+
+        self._run.save_arrays("kinship", "kinship", kinship_arrays(kin),
+                              after=flush if files else None)
 
 
 def _kinship_source(
