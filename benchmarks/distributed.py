@@ -27,7 +27,9 @@ times; the ``seconds`` of a checkpointed row are the plain best times that media
 Prints a table of seconds and ratios to the baseline of each part. Run
 ``python benchmarks/distributed.py`` (a few minutes) or ``... --quick`` (about a minute);
 ``--block B`` sets the variants per block of the LOCO runs and of the second checkpoint
-comparison (default 1,000; 500 with ``--quick``).
+comparison (default 1,000; 500 with ``--quick``); ``--part loco|scan|files`` runs one part
+only (e.g. ``--part files``: the ``scan_files`` checkpoint overhead, three to four minutes on a
+quiet machine).
 """
 
 from __future__ import annotations
@@ -177,15 +179,38 @@ def scan_rows(G, y, K, repeat: int, block: int) -> list[tuple[str, float, list, 
     return rows
 
 
-def main() -> None:
+def loco_rows(loco: Callable[..., object], repeat: int) -> list[tuple[str, float, list, float]]:
+    """The LOCO scan in-process (the baseline) and on 1 and 2 Dask workers × 1 BLAS thread,
+    whose tables must equal the in-process one on 1 BLAS thread to 1e-12."""
     from threadpoolctl import threadpool_limits
 
+    base, expected = best(loco, repeat)
+    with threadpool_limits(1):
+        same_arithmetic = loco()
+    rows = [("LOCO in-process", base, [1.0], 0.0)]
+    for workers in (1, 2):
+        with dask_client(workers=workers, blas_threads=1) as client:
+            seconds, table = best(lambda client=client: loco(client), repeat)
+        difference = max_difference(table, same_arithmetic)
+        rows.append((f"LOCO {workers} worker(s) × 1 BLAS", seconds, [seconds / base], difference))
+        print(f"{workers} worker(s): max relative difference {difference:.2g} to the in-process "
+              f"table with 1 BLAS thread, {max_difference(table, expected):.2g} to the "
+              "all-threads one")
+        if difference > 1e-12:
+            raise SystemExit(f"{workers} worker(s) differ from in-process by {difference:.2g}")
+    return rows
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smaller cohort (seconds)")
     parser.add_argument("--repeat", type=int, default=5,
                         help="runs per timing (best kept) and plain/checkpointed pairs")
     parser.add_argument("--block", type=int, default=None,
                         help="variants per block (default 1000, or 500 with --quick)")
+    parser.add_argument("--part", choices=["all", "loco", "scan", "files"], default="all",
+                        help="only the LOCO runs on Dask, the kinmix.scan checkpoints or "
+                        "the scan_files checkpoints (default all)")
     args = parser.parse_args()
     n, m, chromosomes = (400, 4000, 4) if args.quick else (1000, 16000, 4)
     block = args.block or (500 if args.quick else 1000)
@@ -198,24 +223,14 @@ def main() -> None:
                          client=client)
 
     rows = []
-    base, expected = best(loco, args.repeat)
-    with threadpool_limits(1):
-        same_arithmetic = loco()
-    rows.append(("LOCO in-process", base, [1.0], 0.0))
-    for workers in (1, 2):
-        with dask_client(workers=workers, blas_threads=1) as client:
-            seconds, table = best(lambda client=client: loco(client), args.repeat)
-        difference = max_difference(table, same_arithmetic)
-        rows.append((f"LOCO {workers} worker(s) × 1 BLAS", seconds, [seconds / base], difference))
-        print(f"{workers} worker(s): max relative difference {difference:.2g} to the in-process "
-              f"table with 1 BLAS thread, {max_difference(table, expected):.2g} to the "
-              "all-threads one")
-        if difference > 1e-12:
-            raise SystemExit(f"{workers} worker(s) differ from in-process by {difference:.2g}")
-    Z, _ = standardize(G)
-    K = Z @ Z.T / Z.shape[1]
-    rows += scan_rows(G, y, K, args.repeat, block)
-    rows += files_rows(args.quick, args.repeat, block)
+    if args.part in ("all", "loco"):
+        rows += loco_rows(loco, args.repeat)
+    if args.part in ("all", "scan"):
+        Z, _ = standardize(G)
+        K = Z @ Z.T / Z.shape[1]
+        rows += scan_rows(G, y, K, args.repeat, block)
+    if args.part in ("all", "files"):
+        rows += files_rows(args.quick, args.repeat, block)
     print(f"{'run':<44}{'seconds':>10}{'ratio':>8}{'min ratio':>11}{'max rel diff':>14}")
     for name, seconds, ratio, difference in rows:
         print(f"{name:<44}{seconds:>10.3f}{np.median(ratio):>8.3f}{min(ratio):>11.3f}"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 from kinmix import InputError
@@ -278,3 +281,31 @@ def test_files_written_without_waiting_for_the_disk_are_complete_and_made_durabl
     make_durable(paths)
     with pytest.raises(FileNotFoundError):
         make_durable([tmp_path / "absent.bin"])
+
+
+def test_start_writeback_asks_the_kernel_for_each_whole_file_and_is_a_no_op_elsewhere(
+    tmp_path, monkeypatch
+):
+    import kinmix.checkpoint as checkpoint
+
+    paths = [tmp_path / f"gram-{i}.npy" for i in range(3)]
+    for i, path in enumerate(paths):
+        path.write_bytes(bytes([i]) * 5000)
+    if sys.platform.startswith("linux"):  # the real call: the data stay as written
+        assert checkpoint._sync_file_range() is not None
+        checkpoint.start_writeback(paths)
+        assert [p.read_bytes() for p in paths] == [bytes([i]) * 5000 for i in range(3)]
+    calls = []
+
+    def record(handle, offset, count, flags):
+        calls.append((os.fstat(handle).st_ino, offset, count, flags))
+        return 0
+
+    monkeypatch.setattr(checkpoint, "_sync_file_range", lambda: record)
+    checkpoint.start_writeback(paths)
+    # each file from its first byte to its end (count 0), SYNC_FILE_RANGE_WRITE only
+    assert calls == [(p.stat().st_ino, 0, 0, 2) for p in paths]
+    with pytest.raises(FileNotFoundError):
+        checkpoint.start_writeback([tmp_path / "absent.npy"])
+    monkeypatch.setattr(checkpoint, "_sync_file_range", lambda: None)  # not Linux
+    checkpoint.start_writeback([tmp_path / "absent.npy"])  # nothing asked, nothing raised

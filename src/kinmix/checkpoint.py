@@ -3,6 +3,8 @@
 - :func:`write_atomically` writes a file under a temporary name in its folder, flushes it
   to disk and renames it into place, so a reader never sees a partial file and a killed
   writer leaves at most a hidden ``.*.tmp`` file behind (removed when the writer raises);
+- :func:`make_durable` flushes files written without waiting for the disk, and
+  :func:`start_writeback` lets the disk take them meanwhile;
 - :func:`fingerprint_file` identifies an input by its size and a checksum;
 - :class:`CheckpointStore` keeps finished intermediate results of a run under
   ``OUT/.kinmix/`` beside a manifest of the run's inputs and options; reopening the store
@@ -14,11 +16,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import re
 import shutil
+import sys
 import time
 import uuid
 import zipfile
@@ -81,6 +85,47 @@ def make_durable(paths: Iterable[str | Path]) -> None:
         handle = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(handle)
+        finally:
+            os.close(handle)
+
+
+#: ``SYNC_FILE_RANGE_WRITE`` of Linux's ``sync_file_range``: start the write-out of the
+#: dirty pages of a range, without waiting for it.
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+@functools.cache
+def _sync_file_range() -> Callable[..., int] | None:
+    """Linux's ``sync_file_range`` from the C library (None elsewhere, or if absent)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    function.restype = ctypes.c_int
+    return function
+
+
+def start_writeback(paths: Iterable[str | Path]) -> None:
+    """Ask the kernel to start writing the files ``paths`` to the disk now, and return
+    without waiting (Linux: ``sync_file_range(SYNC_FILE_RANGE_WRITE)`` on each whole file).
+
+    A later :func:`make_durable` of the files then waits only for what is still in flight,
+    so the disk writes them while the caller computes. This is a hint: nothing is
+    promised until :func:`make_durable` returns, and elsewhere than on Linux (or if the
+    kernel refuses) it does nothing and :func:`make_durable` writes them all.
+    """
+    function = _sync_file_range()
+    if function is None:
+        return
+    for path in paths:
+        handle = os.open(path, os.O_RDONLY)
+        try:
+            function(handle, 0, 0, _SYNC_FILE_RANGE_WRITE)  # a failure shows in the fsync
         finally:
             os.close(handle)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -282,3 +283,95 @@ def test_scan__a_killed_joint_scan_resumes_with_its_multi_trait_nulls_refitted(
     assert len(table) == VARIANTS
     steps = json.loads((out / "summary.json").read_text())["steps"]
     assert steps["reloaded"]["block"] == 6 and steps["computed"]["block"] == 6
+
+
+#: ``kinmix scan`` in a child process that dies (SIGKILL) when the Gram files of the
+#: kinship pass are flushed to the disk, before the kinship step is stored.
+KILLED_IN_FLUSH = (
+    "import os, signal, sys; import kinmix.checkpoint as c; "
+    "c.make_durable = lambda paths: os.kill(os.getpid(), signal.SIGKILL); "
+    "from kinmix.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+#: The kinship's files in ``OUT/.kinmix``: S and the S_c of the 3 chromosomes.
+GRAM_FILES = ["gram-0000.npy", "gram-0001.npy", "gram-0002.npy", "gram.npy"]
+
+
+def test_scan__the_kinship_step_is_stored_after_its_files_are_flushed_and_before_the_nulls(
+    cohort, tmp_path, monkeypatch
+):
+    import kinmix.workflow.tasks
+
+    grm = sys.modules["kinmix.grm"]
+    events = []
+
+    def recording(name, function, label=lambda *a, **k: None):
+        def wrapper(*args, **kwargs):
+            events.append((name, label(*args, **kwargs)))
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    def names(paths):
+        return sorted(Path(p).name for p in paths)
+
+    monkeypatch.setattr(kinmix.checkpoint, "start_writeback",
+                        recording("writeback", kinmix.checkpoint.start_writeback, names))
+    monkeypatch.setattr(kinmix.checkpoint, "make_durable",
+                        recording("durable", kinmix.checkpoint.make_durable, names))
+    for module in (grm, kinmix.workflow.tasks):
+        monkeypatch.setattr(module, "eigh_upper_in_place",
+                            recording("eigh", module.eigh_upper_in_place))
+    for method in ("save_arrays", "save_frame"):
+        monkeypatch.setattr(CheckpointStore, method, recording(
+            "save", getattr(CheckpointStore, method), lambda self, key, *a, **k: key))
+    out = tmp_path / "out"
+    assert main(_args(cohort, out, "--quiet")) == 0
+    first_null = events.index(("save", "h2-0000"))
+    # the write-out starts when the pass ends, the first chromosome is decomposed while
+    # the disk writes, then the files are flushed and the kinship stored, then the nulls
+    assert events[:first_null] == [
+        ("writeback", GRAM_FILES), ("eigh", None), ("durable", GRAM_FILES),
+        ("save", "kinship"),
+    ]  # fmt: skip
+    assert [e for e in events if e[0] in ("writeback", "durable")] == [
+        ("writeback", GRAM_FILES), ("durable", GRAM_FILES)]  # once each
+
+
+def test_scan__killed_while_the_kinship_is_flushed_redoes_the_pass(
+    cohort, uninterrupted, tmp_path
+):
+    out = tmp_path / "out"
+    argv = [sys.executable, "-c", KILLED_IN_FLUSH, *_args(cohort, out, "--quiet")]
+    assert run(argv).returncode == -signal.SIGKILL  # killed by the flush
+    assert _finished(out) == []
+    stored = sorted(p.name for p in (out / ".kinmix").iterdir() if not p.name.startswith("."))
+    assert stored == [*GRAM_FILES, "manifest.json"]  # complete files, but no kinship step
+    run_ok(_argv(cohort, out, "--quiet"))
+    assert (out / "results.parquet").read_bytes() == (
+        uninterrupted / "results.parquet").read_bytes()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["resumed"] is False  # no step was stored: as if killed during the pass
+    assert summary["steps"]["computed"]["kinship"] == 1 and summary["steps"]["reloaded"] == {}
+
+
+def test_scan__a_failing_flush_of_the_kinship_names_the_folder_and_resumes_later(
+    cohort, uninterrupted, tmp_path, capsys, monkeypatch
+):
+    out = tmp_path / "out"
+
+    def failing(paths):
+        raise OSError(errno.EIO, "Input/output error", str(next(iter(paths))))
+
+    monkeypatch.setattr(kinmix.checkpoint, "make_durable", failing)
+    assert main(_args(cohort, out, "--quiet")) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write a checkpoint in {out / '.kinmix'}: Input/output error" in err
+    assert "run the same command again" in err
+    assert _finished(out) == [] and not (out / ".kinmix" / "kinship.npz").exists()
+    assert not list((out / ".kinmix").glob("null-*"))  # nothing relies on the kinship
+    monkeypatch.undo()  # the disk works again
+    assert main(_args(cohort, out, "--quiet")) == 0
+    expected = pd.read_parquet(uninterrupted / "results.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"), expected)
+    steps = json.loads((out / "summary.json").read_text())["steps"]
+    assert steps["computed"]["kinship"] == 1 and steps["reloaded"] == {}

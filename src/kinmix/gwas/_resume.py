@@ -112,11 +112,28 @@ class ResumableRun:
         self.save_frame(key, kind, frame)
         return frame
 
-    def save_arrays(self, key: str, kind: str, arrays: dict[str, np.ndarray]) -> None:
-        """Store step ``key``'s arrays (computed here or on a worker), then count it."""
+    def save_arrays(
+        self,
+        key: str,
+        kind: str,
+        arrays: dict[str, np.ndarray],
+        *,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        """Store step ``key``'s arrays (computed here or on a worker), then count it.
+
+        ``after`` is called first, with a store: the flush to disk of files the step
+        names (:func:`kinmix.checkpoint.make_durable`), whose failure (an ``OSError``)
+        is reported as a failed write of the step."""
         if self.store is not None:
             batch = kind in BATCHED_KINDS
-            self._write(lambda: self.store.save_arrays(key, batch=batch, **arrays))
+
+            def save() -> None:
+                if after is not None:
+                    after()
+                self.store.save_arrays(key, batch=batch, **arrays)
+
+            self._write(save)
         self.computed[kind] += 1
         reached(kind)
 

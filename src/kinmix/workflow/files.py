@@ -203,6 +203,7 @@ def scan_files(
     # -- kinship: one pass ------------------------------------------------------------------
     current[0] = "kinship"
     run = run or ResumableRun()
+    kinship_step = _KinshipStep(run)
     with _gram_folder(run) as folder:
         with clock.step("kinship"):
             source, source_rows = _kinship_source(
@@ -233,10 +234,10 @@ def scan_files(
                         block_size=variants_per_block(None, n),
                         loco=options.loco,
                         folder=folder,
-                        durable=run.store is not None,
+                        durable=False,  # flushed by kinship_step.store, while the scan starts
                         on_block=on_block,
                     )
-                    run.save_arrays("kinship", "kinship", kinship_arrays(kin))
+                    kinship_step.computed(kin)
                 kinship_info = {
                     "source": str(source.path),
                     "kind": options.grm_kind,
@@ -290,7 +291,12 @@ def scan_files(
         if tick:
             tick(sum(sizes[key] for key in sizes if run.has(key)))
 
+        def store_kinship() -> None:  # before any step that relies on it
+            with clock.step("kinship"):
+                kinship_step.store()
+
         def on_null(c: Any, null: ChromosomeNull) -> None:
+            store_kinship()
             for step, seconds in null.seconds.items():
                 clock.add(step, seconds)
             if c in stored:  # its heritability rows were reloaded above
@@ -306,11 +312,13 @@ def scan_files(
         ):
             for step, spent in seconds.items():
                 clock.add(step, spent)
+            store_kinship()
             run.save_frame(key, "block", part)
             if run.store is None:
                 kept[key] = part
             if tick:
                 tick(sizes[key])
+        store_kinship()
         run.flush()  # the last batch of blocks on disk before the table is read
     h2_rows = (
         pd.concat(h2_tables, ignore_index=True)
@@ -389,6 +397,54 @@ def _gram_folder(run: ResumableRun) -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class _KinshipStep:
+    """The kinship step of a run, stored once the Gram files it names are on the disk.
+
+    The kinship pass writes S and each :math:`S_c` without waiting for the disk. With a
+    checkpoint store, :meth:`computed` asks the kernel to start writing them
+    (:func:`kinmix.checkpoint.start_writeback`), so that the disk takes them while the
+    first chromosome is decomposed, and :meth:`store` — called before any step that
+    relies on the kinship is stored — flushes them (:func:`kinmix.checkpoint.make_durable`,
+    by then mostly a wait for nothing), then stores the step. A run killed in between has
+    no kinship step, and its rerun does the pass again.
+    """
+
+    def __init__(self, run: ResumableRun) -> None:
+        self._run = run
+        self._kin: StreamedKinship | None = None
+        self._files: list[Path] = []
+
+    def computed(self, kin: StreamedKinship) -> None:
+        """Take the kinship of a finished pass (its files complete, not yet durable)."""
+        self._kin = kin
+        if self._run.store is not None and kin.folder is not None:
+            from ..checkpoint import start_writeback
+
+            self._files = [kin.folder / name for name in ["gram.npy", *kin.stored.values()]]
+            start_writeback(self._files)
+
+    def store(self) -> None:
+        """Store the kinship step, once its files are durable (nothing to do when it was
+        reloaded, or is stored already).
+
+        Raises
+        ------
+        kinmix.errors.OutputError
+            If a file could not be flushed (or the step written), naming the folder.
+        """
+        if self._kin is None:
+            return
+        kin, files, self._kin, self._files = self._kin, self._files, None, []
+
+        def flush() -> None:
+            from ..checkpoint import make_durable
+
+            make_durable(files)
+
+        self._run.save_arrays("kinship", "kinship", kinship_arrays(kin),
+                              after=flush if files else None)
 
 
 def _kinship_source(
