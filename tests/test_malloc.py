@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -35,8 +36,17 @@ GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
 
 def _second_block_on_heap(mode: str) -> bool:
+    # Any malloc setting from the environment turns glibc's adaptation off, and
+    # dask.distributed's nanny puts MALLOC_TRIM_THRESHOLD_ into this process's environment
+    # once a test has started a cluster: the child gets the allocator's defaults.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("MALLOC_") and key != "GLIBC_TUNABLES"
+    }
     run = subprocess.run(
-        [sys.executable, "-c", PROGRAM, mode], capture_output=True, text=True, check=True
+        [sys.executable, "-c", PROGRAM, mode], capture_output=True, text=True, check=True,
+        env=env,
     )
     return run.stdout.strip() == "True"
 
