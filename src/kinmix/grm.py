@@ -200,7 +200,8 @@ def eigh_upper_in_place(
 
 def _save_matrix(path: Path, matrix: np.ndarray) -> None:
     """Write ``matrix`` to the .npy file ``path`` atomically (temporary file + rename),
-    without waiting for the disk (:func:`kinmix.checkpoint.make_durable` does, once)."""
+    without waiting for the disk (a caller that needs it flushes it:
+    :func:`kinmix.checkpoint.make_durable`)."""
     from .checkpoint import write_atomically
 
     def write(tmp: Path) -> None:
@@ -301,7 +302,6 @@ class StreamedKinship:
         low_rank: bool | None = None,
         loco: bool = True,
         folder: str | Path | None = None,
-        durable: bool = True,
         on_block: Callable[[int], None] | None = None,
     ) -> StreamedKinship:
         """Read ``genotypes`` (a :class:`kinmix.io.genotypes.Genotypes`) once, by chromosome.
@@ -310,10 +310,10 @@ class StreamedKinship:
         path (default: when the file has fewer variants than selected samples). On the
         full-rank path with a ``folder`` (an existing directory), S and, with ``loco``,
         every chromosome's :math:`S_c` are written there as they complete and none is kept
-        in memory (``durable``: flushed to the disk at the end of the pass, for a folder
-        that must survive a crash); without one, S is kept and, with ``loco``, the last
-        chromosome's Gram too (one more n×n matrix until its LOCO kinship is taken, which
-        consumes it).
+        in memory (written without waiting for the disk: a caller whose folder must
+        survive a crash flushes them, :func:`kinmix.checkpoint.make_durable`); without one,
+        S is kept and, with ``loco``, the last chromosome's Gram too (one more n×n matrix
+        until its LOCO kinship is taken, which consumes it).
         ``on_block(count)`` is called after each block of ``count`` variants (progress).
         """
         _check_kind(kind)
@@ -381,11 +381,6 @@ class StreamedKinship:
         if folder is not None:
             _save_matrix(folder / "gram.npy", gram)
             gram = None
-            if durable:  # before anything that relies on them is stored (the disk wrote
-                # most of them while the pass went on)
-                from .checkpoint import make_durable
-
-                make_durable([folder / "gram.npy", *(folder / name for name in stored.values())])
         elif last is not None:
             gram += last
             kept[order[-1]] = last

@@ -233,8 +233,7 @@ def scan_files(
                         max_missing=options.max_missing,
                         block_size=variants_per_block(None, n),
                         loco=options.loco,
-                        folder=folder,
-                        durable=False,  # flushed by kinship_step.store, while the scan starts
+                        folder=folder,  # its files flushed by kinship_step.store
                         on_block=on_block,
                     )
                     kinship_step.computed(kin)
