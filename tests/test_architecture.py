@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
         "kinmix._malloc",
         "kinmix.impute",
     ),
-    ("kinmix.linalg",),
+    ("kinmix.linalg", "kinmix.tridiagonal"),
     ("kinmix.params",),
     ("kinmix.link",),
     ("kinmix.lik", "kinmix.cov", "kinmix.mean"),

@@ -248,6 +248,31 @@ class RotatedDesign:
         top = np.column_stack([self.XX, self.Xy])
         return np.vstack([top, np.append(self.Xy, self.yy)])
 
+    def weighted_gram(self, d0: np.ndarray, d1: float) -> np.ndarray:
+        r""":math:`[X, y]^\top V^{-1}[X, y]`, (c+1, c+1), for the covariance of eigenvalues
+        ``(d0, d1)``."""
+        return inner(self.QB, self.QB, self.BB, d0, d1, self.complement)
+
+    def derivative_forms(
+        self, d0: np.ndarray, d1: float, beta: np.ndarray, restricted: bool
+    ) -> tuple[float, np.ndarray | None]:
+        r""":math:`r^\top V^{-1}V'V^{-1}r` (:math:`r = y - X\beta`, :math:`V' = I - K`, whose
+        eigenvalues are :math:`1 - S_0` on :math:`Q_0` and 1 on the complement) and, when
+        ``restricted``, :math:`X^\top V^{-1}V'V^{-1}X`."""
+        comp = self.complement
+        Qr = self.Qy - self.QX @ beta
+        dd0 = 1.0 - self.S
+        quad = float(np.sum(dd0 * (Qr / d0) ** 2))
+        if comp:
+            rr = self.yy - 2 * beta @ self.Xy + beta @ self.XX @ beta
+            quad += (rr - Qr @ Qr) / d1**2
+        if not restricted:
+            return quad, None
+        XVdVX = (self.QX.T * (dd0 / d0**2)) @ self.QX
+        if comp:
+            XVdVX += (self.XX - self.QX.T @ self.QX) / d1**2
+        return quad, XVdVX
+
 
 def rotate(Q0: np.ndarray, S0: np.ndarray, y: np.ndarray, X: np.ndarray) -> RotatedDesign:
     """Project ``y`` and ``X`` on ``Q0`` once; every later evaluation is :math:`O(kc^2)`."""

@@ -33,7 +33,7 @@ from scipy.special import expit
 
 from ..constants import COLLINEARITY_RTOL, DELTA_BOUNDS, GAMMA_BOUNDS, LOG2PI
 from ..errors import FitError
-from ..linalg import RotatedDesign, inner, logdet
+from ..linalg import RotatedDesign, logdet
 
 #: Smallest δ (and 1 − δ) of a δ search: 1/(1 + 1e5), GEMMA's λ ≤ 1e5.
 DELTA_MIN = DELTA_BOUNDS[0]
@@ -85,7 +85,7 @@ def solve(design: RotatedDesign, d0: np.ndarray, d1: float) -> Solution:
             "span. Set delta above 0 or let fit estimate it."
         )
     # One weighted Gram of [X, y] holds XᵀV⁻¹X, XᵀV⁻¹y and yᵀV⁻¹y.
-    gram = inner(design.QB, design.QB, design.BB, d0, d1, design.complement)
+    gram = design.weighted_gram(d0, d1)
     XVX, XVy, yVy = gram[:-1, :-1], gram[:-1, -1], float(gram[-1, -1])
     if design.c == 0:  # no covariates: nothing to solve
         empty = np.empty(0)
@@ -185,18 +185,10 @@ def delta_derivative(
     derivative of the profile likelihood when β and/or s are at their optima.
     """
     d0, d1, comp = sol.d0, sol.d1, design.complement
-    Qr = design.Qy - design.QX @ beta
-    dd0 = 1.0 - design.S
-    trace = float(np.sum(dd0 / d0)) + ((design.n - design.k) / d1 if comp else 0.0)
-    quad = float(np.sum(dd0 * (Qr / d0) ** 2))
-    if comp:
-        rr = design.yy - 2 * beta @ design.Xy + beta @ design.XX @ beta
-        quad += (rr - Qr @ Qr) / d1**2
+    trace = float(np.sum((1.0 - design.S) / d0)) + ((design.n - design.k) / d1 if comp else 0.0)
+    quad, XVdVX = design.derivative_forms(d0, d1, beta, restricted)
     value = -0.5 * trace + 0.5 * quad / scale
     if restricted:
-        XVdVX = (design.QX.T * (dd0 / d0**2)) @ design.QX
-        if comp:
-            XVdVX += (design.XX - design.QX.T @ design.QX) / d1**2
         value += 0.5 * float(np.sum(sol.beta_covariance(1.0) * XVdVX))
     return value
 

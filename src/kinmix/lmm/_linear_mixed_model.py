@@ -123,6 +123,30 @@ class LinearMixedModel:
         self._logdet_xx = kernel.logdet_XX(self._design)
         self._reset()
 
+    @classmethod
+    def from_design(cls, design: Any) -> LinearMixedModel:
+        """The full-rank model of a kinmix design, for REML, h² and its standard error only.
+
+        ``design`` is a :class:`kinmix.linalg.RotatedDesign` without complement or a
+        :class:`kinmix.tridiagonal.TridiagonalDesign` (whose rotation is not the eigenbasis:
+        the model then has no ``py``, ``px`` and ``s`` of Hail's, and cannot fit
+        alternatives). :meth:`fit`, :meth:`compute_neg_log_reml` and the h² attributes
+        behave as for the model of the same data and kinship built from its eigenvectors.
+        """
+        if design.complement or design.c == 0:
+            raise InputError("from_design needs a full-rank design with at least one covariate.")
+        model = cls.__new__(cls)
+        model.low_rank = False
+        model.n, model.f, model.r = design.n, design.c, design.k
+        model.py = model.px = model.y = model.x = None
+        model.s = design.S
+        model.p_path = None
+        model._check_dof()
+        model._design = design
+        model._logdet_xx = kernel.logdet_XX(design)
+        model._reset()
+        return model
+
     def _reset(self) -> None:
         self.beta: np.ndarray | None = None
         self.sigma_sq: float | None = None
@@ -317,6 +341,9 @@ class LinearMixedModel:
     def _scan_null(self) -> _scan.ScanNull:
         if self.log_gamma is None:
             raise FitError("null model is not fit. Run 'fit' first.")
+        if self.py is None:
+            raise FitError("this model was built from a design (from_design): it has no "
+                           "rotated data to fit alternatives with.")
         if self._null is None:
             d0, d1 = self._diagonal(self.log_gamma)
             X, y = (self.x, self.y) if self.low_rank else (self.px, self.py)
