@@ -16,7 +16,7 @@ from ..distributed import run_tasks
 from ..errors import InputError
 from ._block import REASONS, BlockResult, ScanState, empty_result, scan_genotypes
 from ._inputs import Inputs, validate
-from ._null import fit_nulls
+from ._null import fit_nulls, whitened_state
 from ._resume import ResumableRun, fingerprint_array
 from ._tests import check_test
 
@@ -246,9 +246,11 @@ class PreparedScan:
     inputs: Inputs
 
     @property
-    def Q0(self) -> np.ndarray:
-        """The eigenvectors of the kinship, a view of the state's basis."""
-        return self.state.null.basis[:, : self.inputs.S0.shape[0]]
+    def Q0(self) -> np.ndarray | None:
+        """The eigenvectors of the kinship, a view of the state's basis (None for a state
+        prepared by :func:`prepare_whitened_scan`)."""
+        basis = self.state.null.basis
+        return None if basis is None else basis[:, : self.inputs.S0.shape[0]]
 
     def table(self, G: np.ndarray, *, overwrite: bool = False) -> pd.DataFrame:
         """:func:`scan`'s table for the dosages ``G`` (n, m) of one block, in memory; its
@@ -303,6 +305,35 @@ def prepare_scan(
         refit_delta=refit_delta,
         deltas=_deltas(deltas, inputs.Y.shape[1]),
     )
+    return PreparedScan(state, dataclasses.replace(inputs, Q0=None))
+
+
+def prepare_whitened_scan(
+    y: Any,
+    X: Any,
+    factor: np.ndarray,
+    logdet: float,
+    delta: float,
+    *,
+    interaction: Any | None = None,
+    test: str = "lrt",
+) -> PreparedScan:
+    r""":func:`prepare_scan` of one trait at its fitted null δ, given the upper Cholesky
+    factor :math:`U` of :math:`(1-\delta)K + \delta I` and its log-determinant
+    (:func:`kinmix.tridiagonal.cholesky_whitener`) instead of the eigendecomposition of K.
+
+    Its tables equal those of ``prepare_scan(y, X, QS, deltas=[delta], ...)`` up to
+    rounding; no eigenvector is needed (refit_delta's exact tests do need them).
+    """
+    check_test(test, False, False, interaction is not None)
+    n = np.shape(y)[0] if np.ndim(y) else 0
+    inputs = validate(np.empty((n, 0)), y, X, None, None, interaction, None, None)
+    if inputs.Y.shape[1] != 1:
+        raise InputError("prepare_whitened_scan scans one trait: y must have one column.")
+    if factor.shape != (n, n):
+        raise InputError(f"factor must be {n}×{n} (one row per sample); got {factor.shape}.")
+    state = whitened_state(inputs.Y[:, 0], inputs.X, factor, logdet, delta,
+                           environments=inputs.environments, test=test)
     return PreparedScan(state, dataclasses.replace(inputs, Q0=None))
 
 

@@ -65,3 +65,26 @@ def fit_nulls(
         )
     plan = TestPlan(test, refit_delta, n, X.shape[1], exact, null_delta)
     return ScanState(null, environments, plan, null_delta)
+
+
+def whitened_state(
+    y: np.ndarray,
+    X: np.ndarray,
+    factor: np.ndarray,
+    logdet: float,
+    delta: float,
+    *,
+    environments: np.ndarray | None,
+    test: str = "lrt",
+) -> ScanState:
+    r"""The state of one trait scanned at a null δ already fitted, through the Cholesky
+    factor :math:`U` of :math:`(1-\delta)K + \delta I` instead of eigenvectors
+    (:func:`kinmix.kernel.association.build_whitened_null`): the same statistics as
+    :func:`fit_nulls` given that δ, for a triangular solve per block in place of a GEMM
+    with :math:`Q_0` (and no eigendecomposition before it)."""
+    null = _scan.build_whitened_null(factor, logdet, X, y)
+    deltas = np.array([float(delta)])
+    if test == "lrt":
+        return ScanState(null, environments, deltas=deltas)
+    plan = TestPlan(test, False, X.shape[0], X.shape[1], (), deltas)
+    return ScanState(null, environments, plan, deltas)

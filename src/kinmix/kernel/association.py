@@ -29,6 +29,7 @@ rest costs :math:`O(P(c+q)^2 km)` at most.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +55,10 @@ class ScanNull:
     inv_d1 : (P,) :math:`1/d_{1p}` (zero without complement).
     left : (k, P, c+1) rotated ``[X, y_p]`` multiplied by ``weights[p]``.
     A_inv : (P, c, c); ``XVy`` (P, c); ``beta`` (P, c); ``rss`` (P,); ``logdet`` (P,).
+    whitener : (n, n) or None
+        Instead of eigenvectors, the upper Cholesky factor :math:`U` of one trait's
+        :math:`V = U^\top U` (:func:`build_whitened_null`): candidates are then "rotated"
+        by :math:`U^{-\top}` (k = n, unit weights, no complement).
     """
 
     n: int
@@ -69,6 +74,7 @@ class ScanNull:
     beta: np.ndarray
     rss: np.ndarray
     logdet: np.ndarray
+    whitener: np.ndarray | None = None
 
     @property
     def k(self) -> int:
@@ -150,6 +156,26 @@ def build_null(
     )
 
 
+def build_whitened_null(factor: np.ndarray, logdet: float, X: np.ndarray, y: np.ndarray
+                        ) -> ScanNull:
+    r""":class:`ScanNull` of one trait whose null covariance is :math:`V = U^\top U`.
+
+    ``factor`` is :math:`U` (:func:`kinmix.tridiagonal.cholesky_whitener`) and ``logdet``
+    :math:`\log|V|`. With :math:`\tilde M = U^{-\top}M`, every :math:`a^\top V^{-1}b` is
+    the plain :math:`\tilde a^\top\tilde b`: the kernel's formulas with unit weights.
+    """
+    from ..tridiagonal import whiten
+
+    n = X.shape[0]
+    WB = whiten(factor, np.column_stack([X, y]))
+    ones = np.ones(n)
+    design = RotatedDesign(n, ones, WB[:, -1], WB[:, :-1], float(y @ y), X.T @ y, X.T @ X,
+                           complement=False)
+    null = build_null([design], [(ones, 1.0)], X, y[:, None])
+    # solve() took log|V| from the unit weights; the whitened covariance's is log|UᵀU|.
+    return dataclasses.replace(null, logdet=np.array([logdet]), whitener=factor)
+
+
 def chi2_sf(stat: np.ndarray, dof: int) -> np.ndarray:
     r"""Survival function of :math:`\chi^2_{dof}`: closed forms for 1 and 2 d.o.f.
 
@@ -210,11 +236,23 @@ class RotatedBlock:
 
 
 def rotate_block(null: ScanNull, M: np.ndarray) -> RotatedBlock:
-    """Rotate candidates ``M`` (n, m, q) with the one product :math:`\text{basis}^\top M`."""
-    if null.basis is None:
-        raise ValueError("this null model has no Q0: pass rotated candidates to scan_rotated")
+    """Rotate candidates ``M`` (n, m, q) with the one product :math:`\text{basis}^\top M`
+    (or whiten them, for a null with a ``whitener``)."""
     n, m, q = M.shape
     k, P, c = null.k, null.ntraits, null.ncovariates
+    if null.whitener is not None:
+        from ..tridiagonal import whiten
+
+        flat = M.reshape(n, m * q)
+        WM = whiten(null.whitener, flat)
+        return RotatedBlock(
+            QM=WM.reshape(n, m, q),
+            cross=(null.left.T @ WM).reshape(P, c + 1, m, q),
+            BM=None,
+            sums=(np.ones(n) @ flat).reshape(m, q),
+        )
+    if null.basis is None:
+        raise ValueError("this null model has no Q0: pass rotated candidates to scan_rotated")
     reduced = null.basis.T @ M.reshape(n, m * q)
     return RotatedBlock(
         QM=reduced[:k].reshape(k, m, q),

@@ -17,8 +17,11 @@ import pandas as pd
 from .._killpoints import reached
 from ..errors import BoundaryWarning, FitError
 from ..grm import StreamedKinship, eigh_upper_in_place
+from ..kernel.null_fit import NullFit
 from ..linalg import economic_qs, economic_qs_linear
-from ..lmm import LMM
+from ..lmm import LMM, LinearMixedModel
+from ..tridiagonal import TridiagonalDesign, TridiagonalKinship
+from . import whitened
 from .blocks import (
     fit_glmm_nulls,
     group_joint_null,
@@ -92,12 +95,21 @@ class ChromosomeNull:
 
 
 def null_task(job: ScanJob, c: str | None) -> ChromosomeNull:
-    """Kinship without ``c``, its eigendecomposition and the null fits (one task)."""
+    """Kinship without ``c``, its decomposition and the null fits (one task): the
+    eigendecomposition, or for groups of one trait the tridiagonal form and a Cholesky
+    factor (:mod:`kinmix.workflow.whitened`)."""
     seconds = {}
-    index = job.index(c)
     began = time.perf_counter()
     kinship_c = _chromosome_kinship(job.kin, job.full_K, c, job.groups, job.rows.shape[0])
     seconds["kinship"] = time.perf_counter() - began
+    if whitened.applies(job.options, job.groups, kinship_c[0]):
+        return _whitened_null(job, c, kinship_c[1], seconds)
+    return _eigen_null(job, c, kinship_c, seconds)
+
+
+def _eigen_null(job: ScanJob, c: str | None, kinship_c: tuple, seconds: dict) -> ChromosomeNull:
+    """The null state of every group on the eigendecomposition of its kinship."""
+    index = job.index(c)
     began = time.perf_counter()
     decompositions = _decompositions(kinship_c, job.groups)
     del kinship_c
@@ -119,6 +131,51 @@ def null_task(job: ScanJob, c: str | None) -> ChromosomeNull:
         [QS[1].shape[0] for QS in decompositions],
     )
     return null
+
+
+def _whitened_null(
+    job: ScanJob, c: str | None, uppers: list[np.ndarray], seconds: dict
+) -> ChromosomeNull:
+    """The null state of groups of one trait each, without eigenvectors: per group, the
+    tridiagonal form carries the null fits (skipped when a checkpoint stored the δ) and a
+    Cholesky factor the scan. A kinship that is not of full rank is eigendecomposed (the
+    rank is checked on a resumed run too, so that it takes the route of the first)."""
+    stored = job.stored.get(c)
+    seconds.update({"tridiagonal": 0.0, "null fits": 0.0, "cholesky": 0.0})
+    rows, deltas, scans, decompositions = [], [], [], []
+    for g, (group, upper) in enumerate(zip(job.groups, uppers, strict=True)):
+        kept = np.array(upper, order="F")  # the reduction destroys ``upper``
+        began = time.perf_counter()
+        tri = whitened.reduce_kinship(upper)
+        del upper
+        uppers[g] = None  # the caller's list is this task's own: free the reflectors early
+        seconds["tridiagonal"] += time.perf_counter() - began
+        began = time.perf_counter()
+        kinship = tri if tri.full_rank else None
+        del tri
+        if kinship is None:
+            seconds["tridiagonal"] += time.perf_counter() - began
+            began = time.perf_counter()
+            kinship = eigh_upper_in_place(kept)  # the eigenvectors overwrite ``kept``
+        found, before = [], seconds["cholesky"]
+        if stored is None:
+            found = null_heritability(job.Y, job.X, group, kinship, c, job.options)
+        delta = found[0]["delta"] if found else stored.deltas[g][0]
+        if isinstance(kinship, TridiagonalKinship):
+            del kinship
+            prepared = whitened.prepared_scan(job, group, kept, delta, seconds)
+            decompositions.append(None)
+        else:
+            prepared = prepare_group_scan(job.Y, job.X, job.E, group, kinship, job.options,
+                                          [delta])
+            decompositions.append(((prepared.Q0, None), kinship[1]))
+        del kept
+        seconds["null fits"] += time.perf_counter() - began - (seconds["cholesky"] - before)
+        rows += found
+        deltas.append([delta])
+        scans.append(prepared)
+    heritability = pd.DataFrame(rows, columns=list(HERITABILITY_COLUMNS))
+    return ChromosomeNull(decompositions, deltas, heritability, seconds, scans=scans)
 
 
 def _fit_nulls(
@@ -240,24 +297,31 @@ def _decompositions(kinship: tuple[str, Any], groups: list[TraitGroup]) -> list[
 
 
 def null_heritability(
-    Y: np.ndarray, X: np.ndarray, group: TraitGroup, QS: Any, chrom: str | None, opts: ScanOptions
+    Y: np.ndarray,
+    X: np.ndarray,
+    group: TraitGroup,
+    kinship: Any,
+    chrom: str | None,
+    opts: ScanOptions,
 ) -> list[dict]:
-    """REML h² (and SE) of each continuous trait of ``group`` with this kinship, and the
+    """REML h² (and SE) of each continuous trait of ``group`` with this kinship (its
+    eigendecomposition QS or its :class:`~kinmix.tridiagonal.TridiagonalKinship`), and the
     null δ of its scan (by ``--null``; by ML with ``--refit-delta``, GEMMA's null)."""
     if opts.trait_type != "continuous":
         return []
     out = []
     Xg = X[group.rows]
+    restricted = opts.null == "reml" and not opts.refit_delta
     for trait, j in zip(group.traits, group.columns, strict=True):
         y = Y[group.rows, j]
+        form = kinship.design(y, Xg) if isinstance(kinship, TridiagonalKinship) else kinship
         # Fitted once per chromosome here, so that no block refits it.
-        null = LMM(y, Xg, QS, restricted=opts.null == "reml" and not opts.refit_delta)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", BoundaryWarning)
-            null.fit(verbose=False)
-        h2, h2_se = 1.0 - null.delta, float("nan")
+            delta = _null_delta(y, Xg, form, restricted)
+        h2, h2_se = 1.0 - delta, float("nan")
         try:
-            model = model_from_qs(y, Xg, QS)
+            model = _reml_model(y, Xg, form)
             model.fit()
             h2, h2_se = model.h_sq, model.h_sq_standard_error
         except FitError as exc:  # an optimum on a bound: h2 from the null δ, no SE
@@ -268,8 +332,26 @@ def null_heritability(
                 "chrom": "none" if chrom is None else chrom,
                 "h2": h2,
                 "h2_se": h2_se,
-                "delta": null.delta,
+                "delta": delta,
                 "n": int(y.shape[0]),
             }
         )
     return out
+
+
+def _null_delta(y: np.ndarray, X: np.ndarray, form: Any, restricted: bool) -> float:
+    """The null δ of :class:`~kinmix.lmm.LMM`'s search, given the kinship's
+    eigendecomposition or a :class:`~kinmix.tridiagonal.TridiagonalDesign` of ``(y, X)``."""
+    if isinstance(form, TridiagonalDesign):
+        null = NullFit.of(y, X, None, restricted=restricted, design=form)
+        return null.search_delta(beta=None, scale=None, start=0.5).delta
+    lmm = LMM(y, X, form, restricted=restricted)
+    lmm.fit(verbose=False)
+    return lmm.delta
+
+
+def _reml_model(y: np.ndarray, X: np.ndarray, form: Any) -> Any:
+    """Hail's :class:`~kinmix.lmm.LinearMixedModel` of ``y``, on either form (as above)."""
+    if isinstance(form, TridiagonalDesign):
+        return LinearMixedModel.from_design(form)
+    return model_from_qs(y, X, form)
