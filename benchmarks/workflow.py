@@ -14,7 +14,9 @@ process on arrays of the same shapes: one ``syrk`` over all variants (the kinshi
 ``eigh`` per chromosome (LAPACK's ``syevr``, the faster of it and ``numpy.linalg.eigh``'s
 ``syevd``) and the rotation GEMM :math:`Q^\\top G` over all variants; FaST-LMM 0.6.13
 ``single_snp`` with ``leave_out_one_chrom=True`` runs on the same files and covariates in
-``$PEER_PY``.
+``$PEER_PY``. For one trait kinmix computes no eigenvectors (:mod:`kinmix.workflow.whitened`),
+so the run also prints the floor of its own kernels: the ``syrk``, one tridiagonal reduction
+and one Cholesky factor per chromosome and the whitening triangular solve over all variants.
 Targets: kinmix ≤ 0.4 × FaST-LMM and ≤ 1.25 × the floor; peak memory above the tiny
 cohort's run ≤ 3 n×n float64 matrices + one block of variants. (The peak above a bare
 interpreter that imports the CLI is printed too; since kinmix loads its modules when a run
@@ -136,6 +138,36 @@ def floor(n: int, m: int, chromosomes: int, block: int) -> dict[str, float]:
     return times
 
 
+def route_floor(n: int, m: int, chromosomes: int, block: int, syrk: float) -> dict[str, float]:
+    """Seconds of the bare kernels of kinmix's route for one trait (no eigenvectors): the
+    kinship ``syrk``, per chromosome the tridiagonal reduction (``dsytrd``) and the Cholesky
+    factor (``dpotrf``), and the whitening triangular solve over all variants."""
+    from scipy.linalg import lapack
+    from scipy.linalg.blas import dtrsm
+
+    rng = np.random.default_rng(1)
+    Z = rng.standard_normal((n, n + 64))
+    K = np.asfortranarray(Z @ Z.T / Z.shape[1])
+    lwork = int(lapack.dsytrd_lwork(n, lower=0)[0])
+    reduce = factor = 0.0
+    for _ in range(chromosomes):
+        A = K.copy(order="F")
+        start = time.perf_counter()
+        lapack.dsytrd(A, lower=0, lwork=lwork, overwrite_a=1)
+        reduce += time.perf_counter() - start
+        A = K.copy(order="F")
+        start = time.perf_counter()
+        U, _ = lapack.dpotrf(A, lower=0, overwrite_a=1, clean=0)
+        factor += time.perf_counter() - start
+    G = np.asfortranarray(rng.standard_normal((n, min(block, m))))
+    start = time.perf_counter()
+    for _ in range(0, m, G.shape[1]):
+        dtrsm(1.0, U, G, lower=0, trans_a=1)
+    solve = (time.perf_counter() - start) * m / (G.shape[1] * -(-m // G.shape[1]))
+    return {"syrk (kinship)": syrk, f"dsytrd × {chromosomes}": reduce,
+            f"dpotrf × {chromosomes}": factor, "whitening trsm": solve}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=3000)
@@ -218,6 +250,14 @@ def main() -> int:
         print(f"{name:<24}{seconds:>10.2f}")
     print(f"{'floor':<24}{floor_total:>10.2f}")
     print(f"kinmix / floor    = {total / floor_total:.2f}   (target ≤ 1.25)", flush=True)
+    own = route_floor(n, m, C, block, bare["syrk (kinship)"])
+    own_total = sum(own.values())
+    print(f"\n{'route kernel':<24}{'seconds':>10}")
+    for name, seconds in own.items():
+        print(f"{name:<24}{seconds:>10.2f}")
+    print(f"{'route floor':<24}{own_total:>10.2f}")
+    print(f"kinmix / route floor = {total / own_total:.2f}   (kinmix's own kernels, "
+          "no eigenvectors)", flush=True)
 
     peer = os.environ.get("PEER_PY")
     if not (peer and Path(peer).exists()):

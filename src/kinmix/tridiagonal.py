@@ -11,7 +11,7 @@ null likelihood of :math:`y \sim N(X\beta, s(aK + bI))` needs only
   :math:`\tilde B^\top(aT + bI)^{-1}\tilde B` with :math:`\tilde B = H^\top B`: one
   tridiagonal factorisation and solve, :math:`O(n(c+1))` per evaluation.
 
-:class:`TridiagonalDesign` offers the interface of :class:`kinmix.linalg.RotatedDesign`
+:class:`TridiagonalDesign` offers the interface of ``kinmix.linalg.RotatedDesign``
 that the kernel's δ search uses (:meth:`~TridiagonalDesign.weighted_gram`,
 :meth:`~TridiagonalDesign.derivative_forms`, the eigenvalues ``S`` and the raw products), so
 the same searches run on either form and find the same δ. It supports covariances
@@ -114,7 +114,7 @@ class TridiagonalKinship:
 @dataclass(frozen=True)
 class TridiagonalDesign:
     r"""``(y, X)`` rotated by :math:`H^\top` next to the tridiagonal :math:`T` of a
-    full-rank kinship: the duck-typed counterpart of :class:`kinmix.linalg.RotatedDesign`
+    full-rank kinship: the duck-typed counterpart of ``kinmix.linalg.RotatedDesign``
     for the kernel's null searches (``complement`` is False, ``k`` = n).
 
     A covariance is given, as everywhere in the kernel, by its eigenvalues

@@ -127,7 +127,7 @@ class LinearMixedModel:
     def from_design(cls, design: Any) -> LinearMixedModel:
         """The full-rank model of a kinmix design, for REML, h² and its standard error only.
 
-        ``design`` is a :class:`kinmix.linalg.RotatedDesign` without complement or a
+        ``design`` is a ``kinmix.linalg.RotatedDesign`` without complement or a
         :class:`kinmix.tridiagonal.TridiagonalDesign` (whose rotation is not the eigenbasis:
         the model then has no ``py``, ``px`` and ``s`` of Hail's, and cannot fit
         alternatives). :meth:`fit`, :meth:`compute_neg_log_reml` and the h² attributes
