@@ -309,3 +309,31 @@ def test_h2_with_a_kinship_file_or_another_genotype_file(cohort, tmp_path):
     for report in reports[:2]:
         np.testing.assert_allclose(report["h2"], reports[2]["h2"], rtol=1e-8)
         np.testing.assert_allclose(report["pve_se"], reports[2]["pve_se"], rtol=1e-6)
+
+
+def test_scan__plots_run_after_the_variants_table_is_released(cohort, tmp_path, monkeypatch):
+    import gc
+    import weakref
+
+    import kinmix.plot
+    import kinmix.workflow
+
+    scan_files, manhattan = kinmix.workflow.scan_files, kinmix.plot.manhattan
+    tables, alive = [], []
+
+    def recording_scan(*args, **kwargs):
+        result = scan_files(*args, **kwargs)
+        tables.append(weakref.ref(result.results.variants))
+        return result
+
+    def checking_manhattan(*args, **kwargs):
+        gc.collect()
+        alive.append(tables[0]() is not None)
+        return manhattan(*args, **kwargs)
+
+    monkeypatch.setattr(kinmix.workflow, "scan_files", recording_scan)
+    monkeypatch.setattr(kinmix.plot, "manhattan", checking_manhattan)
+    out = tmp_path / "released"
+    assert main(_scan_args(cohort, out)) == 0
+    assert alive == [False]  # the plots hold only the digest, not the m-row variants table
+    assert len(pd.read_parquet(out / "results.parquet")) == cohort.dosages.shape[1]

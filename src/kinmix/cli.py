@@ -450,6 +450,53 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _run_scan(args: argparse.Namespace, out: Path, started: float) -> int:
+    result, options, n = _scanned(args, out)
+    log.info(
+        "steps computed %s, reloaded %s", result.steps["computed"], result.steps["reloaded"]
+    )
+    dropped = result.samples.get("dropped", {})
+    log.info("samples kept: %d of %d; dropped: %s", result.samples["kept"], n, dropped)
+    _log_heritability(result.heritability)
+    from . import plot
+    from ._killpoints import reached
+    from .workflow.output import write_tables
+
+    write_started = time.perf_counter()
+    inputs = [_fingerprint(p) for p in _input_files(args)]
+    with _publishing(out) as staging:
+        # one pass over the blocks (read from the checkpoints; the table is never held
+        # whole) writes both tables and keeps what the summary and the plots need
+        table = write_tables(
+            result.results, staging / "results.parquet", staging / "results.tsv.gz",
+            top=args.top,
+        )
+        reached("write")
+        summary = _summary(args, result, table, options, started, inputs)
+        # the last reference to the variants' table (m rows): the plots need only the digest
+        del result
+        title = ", ".join(summary["lambda_gc"])
+        plot.manhattan(table.points, staging / "manhattan.png", title=title)
+        reached("write")
+        plot.qq(table.pvalues, staging / "qq.png", title=title)
+        reached("write")
+        summary["timings"]["write"] = round(time.perf_counter() - write_started, 4)
+        summary["seconds"] = round(time.perf_counter() - started, 3)
+        _write_json(staging / "summary.json", summary)
+        reached("write")
+    for trait, value in summary["lambda_gc"].items():
+        log.info("lambda_GC %s = %.3f", trait, value)
+    log.info("top hits:\n%s", _top_table(table.top))
+    log.info("results written to %s", out)
+    return 0
+
+
+def _scanned(args: argparse.Namespace, out: Path) -> tuple[Any, Any, int]:
+    """The scan of ``kinmix scan``, checkpointed in ``out/.kinmix``: its
+    :class:`~kinmix.workflow.FileScan`, options and number of samples in the genotype file.
+
+    The genotype files are opened here, so that their readers are released on return
+    (the results keep only the variants' table, which the plots do not need).
+    """
     from .workflow import ScanOptions, scan_files
 
     if args.trials and args.trait_type != "binomial":
@@ -513,41 +560,7 @@ def _run_scan(args: argparse.Namespace, out: Path, started: float) -> int:
             client=client,
         )
     run.flush()  # the last blocks, batched in memory, before the results are written
-    log.info(
-        "steps computed %s, reloaded %s", result.steps["computed"], result.steps["reloaded"]
-    )
-    dropped = result.samples.get("dropped", {})
-    log.info("samples kept: %d of %d; dropped: %s", result.samples["kept"], n, dropped)
-    _log_heritability(result.heritability)
-    from . import plot
-    from ._killpoints import reached
-    from .workflow.output import write_tables
-
-    write_started = time.perf_counter()
-    inputs = [_fingerprint(p) for p in _input_files(args)]
-    with _publishing(out) as staging:
-        # one pass over the blocks (read from the checkpoints; the table is never held
-        # whole) writes both tables and keeps what the summary and the plots need
-        table = write_tables(
-            result.results, staging / "results.parquet", staging / "results.tsv.gz",
-            top=args.top,
-        )
-        reached("write")
-        summary = _summary(args, result, table, options, started, inputs)
-        title = ", ".join(summary["lambda_gc"])
-        plot.manhattan(table.points, staging / "manhattan.png", title=title)
-        reached("write")
-        plot.qq(table.pvalues, staging / "qq.png", title=title)
-        reached("write")
-        summary["timings"]["write"] = round(time.perf_counter() - write_started, 4)
-        summary["seconds"] = round(time.perf_counter() - started, 3)
-        _write_json(staging / "summary.json", summary)
-        reached("write")
-    for trait, value in summary["lambda_gc"].items():
-        log.info("lambda_GC %s = %.3f", trait, value)
-    log.info("top hits:\n%s", _top_table(table.top))
-    log.info("results written to %s", out)
-    return 0
+    return result, options, n
 
 
 def _log_heritability(heritability: pd.DataFrame) -> None:
