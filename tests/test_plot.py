@@ -149,3 +149,37 @@ def test_qq__draws_every_small_p_and_one_large_one_per_sub_pixel_cell():
     assert np.all(np.abs(expected - expected[last]) < cell_x)
     assert np.all(np.abs(observed - observed[last]) < cell_y)
     assert drawn.sum() < 2 * plot.QQ_CELLS + (p <= plot.THIN_ABOVE).sum()
+
+
+def _qq_drawn_whole(p):
+    """The QQ mask computed on whole arrays at once (the definition :func:`_qq_drawn`
+    computes in chunks)."""
+    m = p.size
+    expected = -np.log10((np.arange(1, m + 1) - 0.5) / m)
+    positive = p[p > 0]
+    observed = -np.log10(np.clip(p, positive.min() if positive.size else 1e-300, 1.0))
+    x = np.floor(expected * (plot.QQ_CELLS / expected[0]))
+    y = np.floor(observed * (plot.QQ_CELLS / (observed[0] or 1.0)))
+    new_cell = np.ones(m, dtype=bool)
+    new_cell[1:] = (x[1:] != x[:-1]) | (y[1:] != y[:-1])
+    return ~(p > plot.THIN_ABOVE) | new_cell
+
+
+@pytest.mark.parametrize("size", [1, 2, 5_000, (1 << 16) - 1, 1 << 16, (1 << 16) + 1, 300_001])
+def test_qq_drawn__in_chunks_equals_the_whole_array_mask(size):
+    rng = np.random.default_rng(size)
+    p = rng.uniform(size=size) ** 3
+    p[::7] = np.round(p[::7], 3)  # ties, and zeros (underflows) among them
+    p[: size // 50] = 0.0
+    p = np.sort(p)
+    drawn = plot._qq_drawn(p)
+    np.testing.assert_array_equal(drawn, _qq_drawn_whole(p))
+    assert drawn.dtype == bool and drawn.shape == p.shape
+
+
+def test_qq_drawn__all_zero_or_all_one_p_values():
+    for p in (np.zeros(70_000), np.ones(70_000)):
+        drawn = plot._qq_drawn(p)
+        np.testing.assert_array_equal(drawn, _qq_drawn_whole(p))
+    # all p = 1: one row of cells, one point per column of the grid at most
+    assert 1 < plot._qq_drawn(np.ones(70_000)).sum() <= plot.QQ_CELLS + 1

@@ -41,6 +41,8 @@ MINUS_LOG10_P = "\u2212log\u2081\u2080 p"
 #: Cells per axis extent of the QQ plot's grid: of the points above :data:`THIN_ABOVE`,
 #: one per cell is drawn (a cell is under half a pixel of the 5.5-inch plot at :data:`DPI`).
 QQ_CELLS = 2048
+#: Points of the QQ plot whose cells are found at a time (:func:`_qq_drawn`).
+QQ_CHUNK = 1 << 16
 TRAIT_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
 
 
@@ -95,11 +97,13 @@ def _chromosome_key(name: str) -> tuple[int, int, str]:
     return (0, int(digits.group(1)), "") if digits else (1, 0, name)
 
 
-def _minus_log10(p: np.ndarray) -> np.ndarray:
-    """:math:`-\\log_{10} p`, with p = 0 (an underflow) drawn at the smallest positive p."""
+def _minus_log10(p: np.ndarray, floor: float | None = None) -> np.ndarray:
+    """:math:`-\\log_{10} p`, with p = 0 (an underflow) drawn at ``floor``, by default the
+    smallest positive p."""
     p = np.asarray(p, dtype=float)
-    positive = p[p > 0]
-    floor = positive.min() if positive.size else P_FLOOR
+    if floor is None:
+        positive = p[p > 0]
+        floor = positive.min() if positive.size else P_FLOOR
     return -np.log10(np.clip(p, floor, 1.0))
 
 
@@ -120,15 +124,34 @@ def _qq_drawn(p: np.ndarray) -> np.ndarray:
     :data:`THIN_ABOVE`, and of the larger ones the first in each cell of a grid of
     :data:`QQ_CELLS` × :data:`QQ_CELLS` over the trait's extent of expected and observed
     :math:`-\\log_{10} p` (the points are sorted on both axes, so the others fall in a
-    drawn point's cell: under half a pixel away)."""
+    drawn point's cell: under half a pixel away).
+
+    The cells are found :data:`QQ_CHUNK` points at a time, so that the work arrays do not
+    grow with the number of p-values (only the mask does).
+    """
     m = p.shape[0]
-    expected = -np.log10((np.arange(1, m + 1) - 0.5) / m)
-    observed = _minus_log10(p)
-    x = np.floor(expected * (QQ_CELLS / expected[0]))
-    y = np.floor(observed * (QQ_CELLS / (observed[0] or 1.0)))
-    new_cell = np.ones(m, dtype=bool)
-    new_cell[1:] = (x[1:] != x[:-1]) | (y[1:] != y[:-1])
-    return ~(p > THIN_ABOVE) | new_cell
+    drawn = ~(p > THIN_ABOVE)
+    positive = p[np.searchsorted(p, 0.0, side="right"):]  # sorted: the first is the least
+    floor = positive[0] if positive.size else P_FLOOR
+    x_scale = QQ_CELLS / _expected_minus_log10(np.arange(1, 2), m)[0]
+    y_scale = QQ_CELLS / (_minus_log10(p[:1], floor)[0] or 1.0)
+    previous: tuple[float, float] | None = None
+    for start in range(0, m, QQ_CHUNK):
+        stop = min(start + QQ_CHUNK, m)
+        x = np.floor(_expected_minus_log10(np.arange(start + 1, stop + 1), m) * x_scale)
+        y = np.floor(_minus_log10(p[start:stop], floor) * y_scale)
+        new_cell = np.empty(stop - start, dtype=bool)
+        new_cell[0] = previous is None or x[0] != previous[0] or y[0] != previous[1]
+        new_cell[1:] = (x[1:] != x[:-1]) | (y[1:] != y[:-1])
+        drawn[start:stop] |= new_cell
+        previous = (x[-1], y[-1])
+    return drawn
+
+
+def _expected_minus_log10(rank: np.ndarray, m: int) -> np.ndarray:
+    """Expected :math:`-\\log_{10} p` of the ``rank``-th smallest of m uniform p-values,
+    :math:`-\\log_{10}((i - 1/2)/m)`."""
+    return -np.log10((rank - 0.5) / m)
 
 
 def manhattan(
@@ -265,7 +288,7 @@ def qq(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> Pa
         inflation = genomic_inflation(p)
         drawn = _qq_drawn(p)
         rank, p = np.flatnonzero(drawn) + 1, p[drawn]
-        expected = -np.log10((rank - 0.5) / m)
+        expected = _expected_minus_log10(rank, m)
         if k == 0:
             axis.fill_between(expected, -np.log10(betaincinv(rank, m - rank + 1, 0.975)),
                               -np.log10(betaincinv(rank, m - rank + 1, 0.025)),
