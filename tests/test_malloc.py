@@ -55,3 +55,32 @@ def _second_block_on_heap(mode: str) -> bool:
 def test_fixed_threshold__a_freed_block_is_mapped_not_left_on_the_heap():
     assert _second_block_on_heap("adaptive")  # the case the setting is for
     assert not _second_block_on_heap("fixed")
+
+
+#: Builds about 40 MiB of Arrow strings in small pieces, drops them, then prints the
+#: resident memory (MiB) before and after release_arrow_memory.
+ARROW_PROGRAM = """
+import pyarrow as pa
+from kinmix._malloc import release_arrow_memory
+def resident():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+names = pa.array([f"variant{i}" for i in range(1_000_000)])
+pieces = [pa.concat_arrays([names.slice(i, 1000) for i in range(0, 1_000_000, 1000)])
+          for _ in range(2)]
+held = pa.total_allocated_bytes() / 2**20
+del names, pieces
+before = resident()
+release_arrow_memory()
+print(held, before, resident())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_release_arrow_memory__a_dropped_tables_pages_leave_the_resident_set():
+    run = subprocess.run([sys.executable, "-c", ARROW_PROGRAM], capture_output=True,
+                         text=True, check=True)
+    held, before, after = map(float, run.stdout.split())
+    assert held > 30
+    assert before - after > held / 2  # most of what the tables held is given back

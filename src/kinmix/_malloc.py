@@ -35,3 +35,16 @@ def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
     except (OSError, AttributeError):
         return False
     return bool(mallopt(M_MMAP_THRESHOLD, int(threshold)))
+
+
+def release_arrow_memory() -> None:
+    """Give back to the system the memory that Arrow's allocator keeps for reuse.
+
+    Arrow's default pool (mimalloc or jemalloc) holds freed pages for later requests, so
+    a dropped table (the variants of a genotype file: m rows of Arrow-backed strings)
+    stays resident, and so does what the writers of the results freed. For the ``kinmix``
+    command, once those are dropped; pyarrow must be installed (the writers need it).
+    """
+    import pyarrow
+
+    pyarrow.default_memory_pool().release_unused()

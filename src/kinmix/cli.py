@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._malloc import fix_mmap_threshold
+from ._malloc import fix_mmap_threshold, release_arrow_memory
 from ._version import __version__
 from .constants import AUTO_CG_SAMPLES
 from .errors import KinmixError
@@ -474,6 +474,7 @@ def _run_scan(args: argparse.Namespace, out: Path, started: float) -> int:
         summary = _summary(args, result, table, options, started, inputs)
         # the last reference to the variants' table (m rows): the plots need only the digest
         del result
+        release_arrow_memory()
         title = ", ".join(summary["lambda_gc"])
         plot.manhattan(table.points, staging / "manhattan.png", title=title)
         reached("write")
