@@ -8,7 +8,7 @@ Command (from the repository root; FaST-LMM only when the peer environment exist
 Steps, all in one run: ``kinmix simulate`` writes a cohort (default 3,000 samples × 30,000
 variants on 10 chromosomes); ``kinmix scan`` runs LOCO end to end in a child process (its
 ``summary.json`` gives the time of each step; the child's peak resident memory is read
-with ``getrusage``, and so is that of the same command on a tiny cohort, 60 samples × 600
+from its ``VmHWM``, and so is that of the same command on a tiny cohort, 60 samples × 600
 variants, whose peak is the code's and the libraries' own); the floor is measured in this
 process on arrays of the same shapes: one ``syrk`` over all variants (the kinship), one
 ``eigh`` per chromosome (LAPACK's ``syevr``, the faster of it and ``numpy.linalg.eigh``'s
@@ -59,10 +59,12 @@ def run(command: list[str]) -> float:
 #: Runs ``python -m kinmix.cli ARGS`` (or, with no ARGS, only imports what ``kinmix scan``
 #: loads) and writes the process's own peak resident set, in bytes, to the file ``argv[1]``.
 MEASURED = """
-import atexit, resource, runpy, sys
+import atexit, runpy, sys
 out = sys.argv.pop(1)
-atexit.register(lambda: open(out, "w").write(
-    str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)))
+def peak():  # VmHWM, kB: this address space's own peak (see ``measured``)
+    line = next(x for x in open("/proc/self/status") if x.startswith("VmHWM"))
+    open(out, "w").write(str(int(line.split()[1]) * 1024))
+atexit.register(peak)
 if len(sys.argv) > 1:
     runpy.run_module("kinmix.cli", run_name="__main__", alter_sys=True)
 else:
@@ -71,7 +73,11 @@ else:
 
 
 def measured(arguments: list[str], record: Path) -> tuple[float, int]:
-    """Seconds and peak resident bytes of ``kinmix ARGUMENTS`` in a child process."""
+    """Seconds and peak resident bytes of ``kinmix ARGUMENTS`` in a child process.
+
+    The peak is the child's ``VmHWM``, not ``ru_maxrss``: Linux carries the peak of the
+    address space a process leaves at ``execve`` into it, so a child's ``ru_maxrss`` is at
+    least this script's resident size when it started the child."""
     seconds = run([sys.executable, "-c", MEASURED, str(record), *arguments])
     return seconds, int(record.read_text())
 
