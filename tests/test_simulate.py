@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from kinmix import InputError
-from kinmix.simulate import simulate_cohort, simulate_families, write_cohort
+from kinmix.simulate import (
+    family_blocks,
+    simulate_cohort,
+    simulate_families,
+    simulate_families_to_plink,
+    write_cohort,
+)
 
 
 @pytest.fixture(scope="module")
@@ -205,3 +211,97 @@ def test_simulate_families__argument_errors(kwargs, match):
     args.update(kwargs)
     with pytest.raises(InputError, match=match):
         simulate_families(**args)
+
+
+def _family_files(tmp_path, name="cohort", **overrides):
+    args = {"families": 60, "children": 2, "unrelated": 41, "variants": 3000,
+            "chromosomes": 3, "h2": 0.5, "missing": 0.01, "seed": 5, "block_variants": 700}
+    args.update(overrides)
+    return simulate_families_to_plink(tmp_path / name, **args), args
+
+
+def test_simulate_families_to_plink__reads_back_the_drawn_blocks(tmp_path):
+    """The .bed holds exactly the generator's dosages (checked against bed-reader's own
+    writer on the same array) and read_plink returns them, NaN where a call was dropped."""
+    from bed_reader import to_bed
+
+    from kinmix.io import read_plink
+
+    files, args = _family_files(tmp_path)
+    blocks = list(family_blocks(**{k: args[k] for k in (
+        "families", "children", "unrelated", "variants", "missing", "seed",
+        "block_variants")}))
+    assert [start for start, *_ in blocks] == [0, 700, 1400, 2100, 2800]
+    G = np.hstack([np.where(observed, complete, np.nan) for _, complete, observed in blocks])
+    assert G.shape == (60 * 4 + 41, 3000)
+    assert 0.008 < np.isnan(G).mean() < 0.012
+    genotypes = read_plink(files.prefix)
+    np.testing.assert_array_equal(genotypes.read(np.arange(3000)), G)
+    assert genotypes.variants["chrom"].tolist() == files.chromosomes.tolist()
+    assert (pd.Series(files.chromosomes).value_counts() == 1000).all()
+    to_bed(tmp_path / "reference.bed", G, count_A1=True)
+    assert (tmp_path / "reference.bed").read_bytes() == files.prefix.with_suffix(
+        ".bed").read_bytes()
+    fam = pd.read_csv(files.prefix.with_suffix(".fam"), sep=" ", header=None)
+    np.testing.assert_array_equal(fam[5].to_numpy(), files.trait)
+    kid = 2 * 60 + 41  # first child: of the first family's mother (row 0) and father (1)
+    assert fam.iloc[kid, :5].tolist() == ["fam000001", "s0000162", "s0000002", "s0000001", 0]
+
+
+def test_simulate_families_to_plink__kinship_shows_the_families(tmp_path):
+    """GRM of the files: 0.5 for parent–child and sibling pairs, 0 for spouses and
+    unrelated people; the trait has unit variance and the requested heritability."""
+    from kinmix import estimate_h2, grm
+    from kinmix.io import read_plink
+
+    files, _ = _family_files(tmp_path, families=150, unrelated=200, variants=4000,
+                             h2=0.6, missing=0.0)
+    G = read_plink(files.prefix).read(np.arange(4000))
+    K = grm(G)
+    kids = 300 + 200
+    mother_child = [K[2 * f, kids + 2 * f + c] for f in range(150) for c in range(2)]
+    father_child = [K[2 * f + 1, kids + 2 * f + c] for f in range(150) for c in range(2)]
+    siblings = [K[kids + 2 * f, kids + 2 * f + 1] for f in range(150)]
+    spouses = [K[2 * f, 2 * f + 1] for f in range(150)]
+    unrelated = K[300:500, 300:500][np.triu_indices(200, 1)]
+    assert abs(np.mean(mother_child) - 0.5) < 0.03
+    assert abs(np.mean(father_child) - 0.5) < 0.03
+    assert abs(np.mean(siblings) - 0.5) < 0.05
+    assert abs(np.mean(spouses)) < 0.02
+    assert abs(np.mean(unrelated)) < 0.01
+    assert abs(files.trait.var() - 1.0) < 0.1
+    fit = estimate_h2(files.trait, np.ones((len(files.trait), 1)), K)
+    assert abs(fit.h2 - 0.6) < 3 * fit.h2_se
+
+
+def test_simulate_families_to_plink__same_seed_same_files(tmp_path):
+    first, _ = _family_files(tmp_path, "a", variants=900)
+    second, _ = _family_files(tmp_path, "b", variants=900)
+    other, _ = _family_files(tmp_path, "c", variants=900, seed=6)
+    for suffix in (".bed", ".bim", ".fam"):
+        assert (first.prefix.with_suffix(suffix).read_bytes()
+                == second.prefix.with_suffix(suffix).read_bytes())
+    assert (first.prefix.with_suffix(".bed").read_bytes()
+            != other.prefix.with_suffix(".bed").read_bytes())
+    assert not np.allclose(first.trait, other.trait)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"unrelated": -1}, "non-negative"),
+        ({"h2": 1.0}, r"h2 and missing must lie in \[0, 1\)"),
+        ({"block_variants": 0}, "block_variants must be a positive integer"),
+        ({"block_variants": 2.5}, "block_variants must be a positive integer"),
+    ],
+)
+def test_simulate_families_to_plink__argument_errors(tmp_path, kwargs, match):
+    with pytest.raises(InputError, match=match):
+        _family_files(tmp_path, **kwargs)
+
+
+def test_simulate_families_to_plink__unwritable_folder(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(InputError, match="cannot write the cohort to"):
+        _family_files(blocker, variants=10)

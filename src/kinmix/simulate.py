@@ -386,6 +386,30 @@ def write_cohort(cohort: Cohort, prefix: str | Path) -> dict[str, Path]:
     return paths
 
 
+def _check_families(families: int, children: int, unrelated: int, variants: int,
+                    chromosomes: int, h2: float, missing: float) -> int:
+    """Validate :func:`simulate_families`' sizes and fractions; the number of people."""
+    people = families * (2 + children) + unrelated
+    if min(families, children, unrelated) < 0 or people < 4:
+        raise InputError(
+            f"families, children and unrelated must be non-negative and give at least 4 "
+            f"people; got {families} × (2 + {children}) + {unrelated}."
+        )
+    if chromosomes < 1 or variants < chromosomes:
+        raise InputError(
+            f"need at least one variant per chromosome; got {variants} variants on "
+            f"{chromosomes} chromosomes."
+        )
+    if not (0.0 <= h2 < 1.0 and 0.0 <= missing < 1.0):
+        raise InputError(f"h2 and missing must lie in [0, 1); got h2={h2}, missing={missing}.")
+    return people
+
+
+def _family_chromosomes(variants: int, chromosomes: int) -> np.ndarray:
+    """Chromosome numbers 1, 2, … of ``variants`` variants in equal consecutive runs."""
+    return np.repeat(np.arange(1, chromosomes + 1), -(-variants // chromosomes))[:variants]
+
+
 @dataclass(frozen=True)
 class FamilyCohort:
     """A cohort of nuclear families plus unrelated people (:func:`simulate_families`).
@@ -453,19 +477,8 @@ def simulate_families(
         If the cohort has fewer than 4 people, a chromosome no variant, or ``h2`` or
         ``missing`` is outside [0, 1).
     """
-    people = families * (2 + children) + unrelated
-    if min(families, children, unrelated) < 0 or people < 4:
-        raise InputError(
-            f"families, children and unrelated must be non-negative and give at least 4 "
-            f"people; got {families} × (2 + {children}) + {unrelated}."
-        )
-    if chromosomes < 1 or variants < chromosomes:
-        raise InputError(
-            f"need at least one variant per chromosome; got {variants} variants on "
-            f"{chromosomes} chromosomes."
-        )
-    if not (0.0 <= h2 < 1.0 and 0.0 <= missing < 1.0):
-        raise InputError(f"h2 and missing must lie in [0, 1); got h2={h2}, missing={missing}.")
+    people = _check_families(families, children, unrelated, variants, chromosomes, h2,
+                             missing)
     rng = np.random.default_rng(seed)
     freq = rng.uniform(0.05, 0.5, size=variants)
     F = rng.binomial(2, freq, size=(2 * families + unrelated, variants)).astype(np.int8)
@@ -475,7 +488,7 @@ def simulate_families(
     kids = (draws[:, 0] < mothers / 2).astype(np.int8)
     kids += (draws[:, 1] < fathers / 2).astype(np.int8)
     G = np.vstack([F, kids]).astype(np.float64)
-    labels = np.repeat(np.arange(1, chromosomes + 1), -(-variants // chromosomes))[:variants]
+    labels = _family_chromosomes(variants, chromosomes)
     ncausal = chromosomes if causal_chromosomes is None else causal_chromosomes
     causal = labels <= ncausal
     Z = G[:, causal] - G[:, causal].mean(axis=0)
@@ -487,3 +500,178 @@ def simulate_families(
     if missing > 0:
         G[rng.random(G.shape) < missing] = np.nan
     return FamilyCohort(G, labels.astype(str), trait, causal)
+
+
+#: PLINK 1 ``.bed`` magic number and variant-major mode byte.
+BED_HEADER = bytes([0x6C, 0x1B, 0x01])
+#: Two-bit ``.bed`` code of each A1 count 0, 1, 2, and of a missing call.
+BED_CODE_OF_COUNT = np.array([0b11, 0b10, 0b00], dtype=np.uint8)
+BED_MISSING_CODE = np.uint8(0b01)
+
+
+@dataclass(frozen=True)
+class FamilyFiles:
+    """A family cohort written by :func:`simulate_families_to_plink`.
+
+    Attributes
+    ----------
+    prefix : Path
+        ``prefix.bed/.bim/.fam``; :func:`kinmix.io.read_plink` reads the dosages back.
+    chromosomes : ndarray of str, shape (m,)
+        Chromosome label of each variant, as in :class:`FamilyCohort`.
+    trait : ndarray, shape (n,)
+        The trait, in ``.fam`` order (also the ``.fam``'s 6th column).
+    """
+
+    prefix: Path
+    chromosomes: np.ndarray
+    trait: np.ndarray
+
+
+def _family_block(rng: np.random.Generator, width: int, families: int, children: int,
+                  unrelated: int) -> np.ndarray:
+    """Complete dosages (n × ``width`` int8) of :func:`simulate_families`' design."""
+    freq = rng.uniform(0.05, 0.5, size=width)
+    founders = rng.binomial(2, freq, size=(2 * families + unrelated, width)).astype(np.int8)
+    mothers = np.repeat(founders[0 : 2 * families : 2], children, axis=0)
+    fathers = np.repeat(founders[1 : 2 * families : 2], children, axis=0)
+    kids = (rng.random(mothers.shape, dtype=np.float32) < mothers / 2).astype(np.int8)
+    kids += rng.random(fathers.shape, dtype=np.float32) < fathers / 2
+    return np.vstack([founders, kids])
+
+
+def family_blocks(*, families: int, children: int, unrelated: int, variants: int,
+                  missing: float = 0.0, seed: int = 0, block_variants: int = 1000):
+    """Dosages of :func:`simulate_families_to_plink`'s cohort, block by block.
+
+    Yields ``(start, complete, observed)`` per block of at most ``block_variants`` variants:
+    ``complete`` the n × b int8 dosages before calls are set missing, ``observed`` the
+    n × b bool mask of the calls kept. Block k is drawn from its own generator (child k of
+    ``numpy.random.SeedSequence(seed)``), so the cohort depends on ``seed`` and
+    ``block_variants`` only.
+    """
+    starts = range(0, variants, block_variants)
+    streams = np.random.SeedSequence(seed).spawn(len(starts) + 1)
+    for start, stream in zip(starts, streams[1:], strict=True):
+        rng = np.random.default_rng(stream)
+        width = min(block_variants, variants - start)
+        complete = _family_block(rng, width, families, children, unrelated)
+        observed = (rng.random(complete.shape, dtype=np.float32) >= missing if missing > 0
+                    else np.ones(complete.shape, dtype=bool))
+        yield start, complete, observed
+
+
+def _bed_bytes(complete: np.ndarray, observed: np.ndarray) -> bytes:
+    """Variant-major ``.bed`` bytes of an n × b block of A1 counts (four calls a byte)."""
+    n, width = complete.shape
+    codes = np.where(observed, BED_CODE_OF_COUNT[complete], BED_MISSING_CODE).T
+    padded = np.zeros((width, -(-n // 4) * 4), dtype=np.uint8)
+    padded[:, :n] = codes
+    quads = padded.reshape(width, -1, 4)
+    packed = quads[..., 0] | quads[..., 1] << 2 | quads[..., 2] << 4 | quads[..., 3] << 6
+    return packed.astype(np.uint8).tobytes()
+
+
+def _family_fam_columns(families: int, children: int, unrelated: int) -> pd.DataFrame:
+    """FID, IID, father, mother and sex (1 male, 2 female, 0 unknown) in row order."""
+    founders = 2 * families + unrelated
+    people = founders + families * children
+    iid = np.array([f"s{i + 1:07d}" for i in range(people)], dtype=object)
+    fid = iid.copy()
+    father = np.full(people, "0", dtype=object)
+    mother = np.full(people, "0", dtype=object)
+    sex = np.zeros(people, dtype=np.int64)
+    family_of_kid = np.repeat(np.arange(families), children)
+    kids = founders + np.arange(families * children)
+    name = np.array([f"fam{f + 1:06d}" for f in range(families)], dtype=object)
+    fid[0 : 2 * families : 2] = name
+    fid[1 : 2 * families : 2] = name
+    fid[kids] = name[family_of_kid]
+    mother[kids] = iid[2 * family_of_kid]
+    father[kids] = iid[2 * family_of_kid + 1]
+    sex[0 : 2 * families : 2], sex[1 : 2 * families : 2] = 2, 1
+    return pd.DataFrame({"fid": fid, "iid": iid, "father": father, "mother": mother,
+                         "sex": sex})
+
+
+def simulate_families_to_plink(
+    prefix: str | Path,
+    *,
+    families: int,
+    children: int,
+    unrelated: int,
+    variants: int,
+    chromosomes: int,
+    h2: float,
+    missing: float = 0.0,
+    seed: int = 0,
+    block_variants: int = 1000,
+) -> FamilyFiles:
+    r"""Write a :func:`simulate_families` cohort as PLINK 1 files, block by block.
+
+    The design is :func:`simulate_families`' (Binomial(2, :math:`p_j`) founders with
+    :math:`p_j \sim U(0.05, 0.5)`, children by Mendelian transmission, unlinked variants,
+    every variant causal, the same row order and chromosome runs), drawn
+    ``block_variants`` variants at a time (:func:`family_blocks`) so that no n × m array
+    is ever held: each block is packed into the ``.bed`` (two bits a call) and its
+    standardised dosages add :math:`Z_b\beta_b` to the polygenic score. Memory is
+    :math:`O(n\,b)` (about 20 bytes per call of a block), time :math:`O(nm)`. The trait
+    :math:`\sqrt{h^2}\,s/\operatorname{sd}(s) + \sqrt{1-h^2}\,e`, with
+    :math:`s = Z\beta/\sqrt m`, goes to the ``.fam``'s 6th column. The random streams
+    differ from :func:`simulate_families`' (one per block), so equal seeds give equal
+    files here but not the same cohort as there.
+
+    Parameters
+    ----------
+    prefix : str or Path
+        Output path without extension; the folder is created.
+    families, children, unrelated, variants, chromosomes, h2, missing, seed
+        As in :func:`simulate_families`.
+    block_variants : int
+        Variants drawn and written at a time.
+
+    Returns
+    -------
+    FamilyFiles
+
+    Raises
+    ------
+    kinmix.InputError
+        For the arguments :func:`simulate_families` rejects, a ``block_variants`` below 1,
+        or a folder that cannot be written.
+    """
+    people = _check_families(families, children, unrelated, variants, chromosomes, h2,
+                             missing)
+    if int(block_variants) != block_variants or block_variants < 1:
+        raise InputError(f"block_variants must be a positive integer; got {block_variants!r}.")
+    prefix = Path(prefix)
+    labels = _family_chromosomes(variants, chromosomes).astype(str)
+    score = np.zeros(people)
+    try:
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        with open(prefix.with_name(prefix.name + ".bed"), "wb") as bed:
+            bed.write(BED_HEADER)
+            for start, complete, observed in family_blocks(
+                families=families, children=children, unrelated=unrelated,
+                variants=variants, missing=missing, seed=seed, block_variants=block_variants,
+            ):
+                bed.write(_bed_bytes(complete, observed))
+                Z = complete - complete.mean(axis=0, dtype=np.float64)
+                sd = Z.std(axis=0)
+                Z = Z[:, sd > 0] / sd[sd > 0]
+                effects = np.random.default_rng([seed, start]).standard_normal(Z.shape[1])
+                score += Z @ effects
+        score /= np.sqrt(variants)
+        noise = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+        spread = score.std() if score.std() > 0 else 1.0
+        trait = np.sqrt(h2) * score / spread + np.sqrt(1 - h2) * noise.standard_normal(people)
+        positions = np.arange(1, variants + 1) * 1000
+        pd.DataFrame({"chrom": labels, "variant": [f"rs{j + 1}" for j in range(variants)],
+                      "cm": 0, "pos": positions, "a1": "A", "a2": "G"}).to_csv(
+            prefix.with_name(prefix.name + ".bim"), sep="\t", header=False, index=False)
+        fam = _family_fam_columns(families, children, unrelated)
+        fam["phenotype"] = [repr(float(value)) for value in trait]
+        fam.to_csv(prefix.with_name(prefix.name + ".fam"), sep=" ", header=False, index=False)
+    except OSError as exc:
+        raise InputError(f"cannot write the cohort to {prefix}: {exc}") from exc
+    return FamilyFiles(prefix, labels, trait)
