@@ -21,7 +21,9 @@ hard-call variants on 10 chromosomes, written once as PLINK files) it times:
 It prints wall times with ratios to BOLT, the CG iterations of each stage, δ per
 chromosome, the calibration constant of each chromosome with its jackknife SE, and the peak
 resident memory of the matfree scan (run in a fresh process that reads the PLINK files) and
-of the benchmark's own process. Commands::
+of the benchmark's own process, each its own (``VmHWM``; ``ru_maxrss`` would give the
+spawned process its parent's peak, see :func:`_timing.peak_resident_gib`). The n = m =
+50,000 run is ``benchmarks/biobank_50k.py``. Commands::
 
     python benchmarks/biobank.py --quick --exact          # n = 2,000, m = 5,000 (minutes)
     python benchmarks/biobank.py --exact                  # n = 5,000, m = 20,000: the
@@ -37,7 +39,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import multiprocessing
-import resource
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "validation"))
 
+from _timing import peak_resident_gib  # noqa: E402
 from bolt_lmm import run_bolt, write_plink  # noqa: E402
 from kinmix import estimate_h2, grm  # noqa: E402
 from kinmix.gwas import _loco, loco_scan  # noqa: E402
@@ -83,7 +85,7 @@ def scan_files(prefix: Path, y: np.ndarray, model: np.ndarray | None, max_refine
     start = time.perf_counter()
     table = matfree_scan(read_plink(prefix), y, model=model, max_refine=max_refine)
     seconds = time.perf_counter() - start
-    return table, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return table, seconds, peak_resident_gib()
 
 
 def agreement(table, reference, strong: np.ndarray) -> tuple[np.ndarray, float]:
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label} at the exact δ: χ² ratio for χ² > 10 ({strong.sum()} variants) in "
                   f"[{ratio.min():.4f}, {ratio.max():.4f}]; max |Δ−log10 p| "
                   f"{dlogp:.3f}; {same.attrs['matfree']['refined']} refined")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    peak = peak_resident_gib()
     print(f"peak resident memory: matfree_scan's process {scan_peak:.2f} GiB; this "
           f"process (simulation, exact path) {peak:.2f} GiB")
     return 0
