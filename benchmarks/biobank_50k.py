@@ -14,12 +14,11 @@ Steps, one after the other so that their memory never adds up:
    benchmark's design (``n // 8`` nuclear families of four, the rest unrelated, ``m``
    variants on 10 chromosomes, every variant causal with h² = 0.5, 0.5 % missing calls,
    seed 7) block by block as PLINK files: the n × m dosages are never held.
-2. **CG pipeline** in a fresh (spawned) process that reads those files: first
-   :func:`kinmix.matfree.matfree_scan` in its default mode (Monte-Carlo REML δ per
-   chromosome, LOCO solves, calibrated scan, exact refine of at most ``--max-refine``
-   variants), which gives the CG iterations of every stage; then the same scan in
-   *calibrated mode* (no refine) at the δ the first one estimated. Its peak resident
-   memory is that process's own (``VmHWM``).
+2. **CG pipeline** in a fresh (spawned) process that reads those files:
+   :func:`kinmix.matfree.matfree_scan` in calibrated mode (Monte-Carlo REML δ per
+   chromosome, LOCO solves, the calibrated statistic of every variant), then at that δ the
+   exact refine of the ``--refine`` variants of smallest p (see :func:`cg_pipeline`).
+   Its peak resident memory is that process's own (``VmHWM``).
 3. **Exact reference** in this process, at the same δ per chromosome: with
    :math:`W_c` the n × k_c standardised model variants off chromosome c and
    :math:`a = (1-\\delta)/(\\delta k_c)`, the LOCO covariance
@@ -32,24 +31,29 @@ Steps, one after the other so that their memory never adds up:
        V_c^{-1} = \\delta^{-1}\\big(I - a\\,W_c(I + a\\,W_c^\\top W_c)^{-1}W_c^\\top\\big),
 
    so one Cholesky factor of the k_c × k_c matrix (a sub-block of the Gram of all model
-   variants, computed once) gives every :math:`g^\\top V_c^{-1}g` in float64, one GEMM
-   :math:`W_c^\\top G` per block of tested variants, streamed from the files. The
-   statistic is kinmix's LRT :math:`\\chi^2 = n\\log(R_0/R_1)` with the REML projection
-   (intercept covariate).
+   variants, computed once in float64) gives every :math:`g^\top V_c^{-1}g`, one GEMM
+   :math:`W_c^\top G` per block of tested variants, streamed from the files. That GEMM
+   is the reference's cost (2nkm flops, 2.5e13 at n = m = 50,000); ``--reference-precision
+   float32`` (the default) runs it in float32, every other step in float64 (at n = 2,000
+   the χ² of the two precisions differ by about 1e-6 relative; see docs/benchmarks.md).
+   The statistic is kinmix's LRT :math:`\\chi^2 = n\\log(R_0/R_1)` with the REML
+   projection (intercept covariate).
 
 It prints the wall time of each step, the CG iterations per stage, δ and the calibration
 constants per chromosome, the agreement of the calibrated-mode statistics with the exact
 reference (χ² ratio for reference χ² > 10, max |Δ−log10 p| over all variants; the
-issue's targets [0.96, 1.04] and 0.15), the agreement of the refined rows of the default
-run (exact against exact: a check of the reference itself), and the peak memory of the CG
-process (target ≤ 8 GiB at n = m = 50,000) and of this process. ``--folder`` keeps the
-PLINK files (default: a temporary folder, removed at the end).
+issue's targets [0.96, 1.04] and 0.15), the agreement of the refined variants (exact
+against exact: a check of the reference itself), and the peak memory of the CG process
+(target ≤ 8 GiB at n = m = 50,000) and of this process. ``--folder`` keeps the
+PLINK files (default: a temporary folder, removed at the end). Progress (the end of each
+step, kinmix's CG and REML log lines) goes to stderr with time stamps.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import logging
 import multiprocessing
 import sys
 import tempfile
@@ -62,7 +66,7 @@ from scipy.special import chdtrc
 
 from _timing import peak_resident_gib
 from kinmix.io import read_plink
-from kinmix.matfree import matfree_scan
+from kinmix.matfree import GenotypeGRM, matfree_scan
 from kinmix.matfree.operator import decode_standardised, encode
 from kinmix.simulate import simulate_families_to_plink
 
@@ -72,23 +76,45 @@ READ_BLOCK = 500
 STRONG = 10.0
 
 
-def cg_pipeline(prefix: Path, trait: np.ndarray, model: np.ndarray, max_refine: int) -> dict:
-    """Default-mode then calibrated-mode :func:`matfree_scan` of the files (spawned
-    process): statistics, δ, iterations, wall times and the process's own peak memory."""
+def cg_pipeline(prefix: Path, trait: np.ndarray, model: np.ndarray, refine: int) -> dict:
+    """The CG pipeline on the files (spawned process): statistics, δ, iterations, wall
+    times and the process's own peak memory. kinmix's CG and REML progress goes to stderr
+    with time stamps.
+
+    Run 1 is :func:`matfree_scan` in calibrated mode (Monte-Carlo REML δ per chromosome,
+    LOCO solves, calibrated statistic of every variant, no refine). Run 2 refines the
+    ``refine`` variants of smallest p at run 1's δ (this cohort has no p < 1e-6, so the
+    default rule would refine none and leave the refine stage unmeasured); it reuses run
+    1's encoded genotypes (:meth:`GenotypeGRM.from_genotypes` is memoised here) rather
+    than encoding the files twice.
+    """
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("kinmix.matfree").setLevel(logging.INFO)
+    build = GenotypeGRM.from_genotypes.__func__
+    built = {}
+
+    def memoised(cls, genotypes, chromosomes, **options):
+        if id(genotypes) not in built:
+            built[id(genotypes)] = build(cls, genotypes, chromosomes, **options)
+        return built[id(genotypes)]
+
+    GenotypeGRM.from_genotypes = classmethod(memoised)
     genotypes = read_plink(prefix)
     start = time.perf_counter()
-    default = matfree_scan(genotypes, trait, model=model, max_refine=max_refine)
-    default_seconds = time.perf_counter() - start
-    info = default.attrs["matfree"]
-    start = time.perf_counter()
-    calibrated = matfree_scan(genotypes, trait, model=model, delta=info["delta"],
-                              refine_pvalue=0.0, refine_error=None)
+    calibrated = matfree_scan(genotypes, trait, model=model, refine_pvalue=0.0,
+                              refine_error=None)
     calibrated_seconds = time.perf_counter() - start
+    info = calibrated.attrs["matfree"]
+    note(f"calibrated-mode scan done ({calibrated_seconds:.0f} s)")
+    start = time.perf_counter()
+    refined = matfree_scan(genotypes, trait, model=model, delta=info["delta"],
+                           refine_pvalue=1.0, refine_error=None, max_refine=refine)
+    refined_seconds = time.perf_counter() - start
     keep = ["chrom", "chi2", "pvalue", "denominator"]
     return {
-        "default": default[keep], "calibrated": calibrated[keep], "info": info,
-        "calibrated_loco": calibrated.attrs["matfree"]["iterations"]["loco"],
-        "seconds": (default_seconds, calibrated_seconds), "peak": peak_resident_gib(),
+        "calibrated": calibrated[keep], "refined": refined[keep], "info": info,
+        "refined_info": refined.attrs["matfree"],
+        "seconds": (calibrated_seconds, refined_seconds), "peak": peak_resident_gib(),
     }
 
 
@@ -99,10 +125,16 @@ def standardised(genotypes, index: np.ndarray) -> tuple[np.ndarray, int]:
     return decode_standardised(codes, mean, inv_sd, np.float64), int(np.count_nonzero(inv_sd))
 
 
-def lowrank_reference(prefix: Path, trait: np.ndarray, model: np.ndarray,
-                      deltas: dict) -> tuple[np.ndarray, np.ndarray, float]:
+def note(message: str) -> None:
+    """A time-stamped progress line on stderr."""
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def lowrank_reference(prefix: Path, trait: np.ndarray, model: np.ndarray, deltas: dict,
+                      precision: str = "float64") -> tuple[np.ndarray, np.ndarray, float]:
     """Exact LOCO χ² and p of every variant at ``deltas`` (see the module notes), and the
-    seconds spent on the Gram of the model variants."""
+    seconds spent on the Gram of the model variants; ``precision`` is that of the GEMMs
+    :math:`W_c^\top G` of the tested variants."""
     genotypes = read_plink(prefix)
     labels = genotypes.variants["chrom"].to_numpy().astype(str)
     n, m = genotypes.shape
@@ -113,6 +145,7 @@ def lowrank_reference(prefix: Path, trait: np.ndarray, model: np.ndarray,
         index = model_index[lo : lo + READ_BLOCK]
         W[:, lo : lo + index.size], _ = standardised(genotypes, index)
         informative[lo : lo + index.size] = W[:, lo : lo + index.size].any(axis=0)
+    note(f"reference: {model_index.size} model variants read")
     start = time.perf_counter()
     gram = W.T @ W
     gram_seconds = time.perf_counter() - start
@@ -123,7 +156,8 @@ def lowrank_reference(prefix: Path, trait: np.ndarray, model: np.ndarray,
         off = labels[model_index] != label
         k = int(np.count_nonzero(off & informative))
         a = (1.0 - delta) / (delta * k)
-        Woff = W[:, off] if not off.all() else W
+        Woff = W[:, off]
+        Woff_gemm = Woff.astype(precision, copy=False)
         factor = cho_factor(np.eye(off.sum()) + a * gram[np.ix_(off, off)], lower=True)
         uv = np.column_stack([y, np.ones(n)])
         Vinv = (uv - a * (Woff @ cho_solve(factor, Woff.T @ uv))) / delta
@@ -135,7 +169,8 @@ def lowrank_reference(prefix: Path, trait: np.ndarray, model: np.ndarray,
         for lo in range(0, tested.size, READ_BLOCK):
             index = tested[lo : lo + READ_BLOCK]
             Z, _ = standardised(genotypes, index)
-            S = solve_triangular(factor[0], Woff.T @ Z, lower=True)
+            WtZ = (Woff_gemm.T @ Z.astype(precision, copy=False)).astype(np.float64)
+            S = solve_triangular(factor[0], WtZ, lower=True)
             gVg = (np.einsum("ij,ij->j", Z, Z) - a * np.einsum("ij,ij->j", S, S)) / delta
             gV1 = Z.T @ Vinv_1
             denominator = gVg - gV1**2 / ones_V_ones
@@ -144,7 +179,8 @@ def lowrank_reference(prefix: Path, trait: np.ndarray, model: np.ndarray,
                 explained = numerator**2 / (denominator * rss0)
                 chi2[index] = -n * np.log1p(-explained)
             pvalue[index] = chdtrc(1, chi2[index])
-        del Woff
+        del Woff, Woff_gemm
+        note(f"reference: chromosome {label} done")
     return chi2, pvalue, gram_seconds
 
 
@@ -163,8 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", type=int, default=10000)
     parser.add_argument("--model-variants", type=int, default=5000,
                         help="kinship from this many evenly spread variants")
-    parser.add_argument("--max-refine", type=int, default=100,
-                        help="cap on refined variants of the default-mode run")
+    parser.add_argument("--refine", type=int, default=100,
+                        help="refine this many variants of smallest p (CG refine stage)")
+    parser.add_argument("--reference-precision", choices=("float32", "float64"),
+                        default="float32", help="GEMM precision of the exact reference")
     parser.add_argument("--folder", type=Path, default=None,
                         help="write (and keep) the PLINK files here")
     args = parser.parse_args(argv)
@@ -178,33 +216,36 @@ def main(argv: list[str] | None = None) -> int:
             chromosomes=10, h2=0.5, missing=0.005, seed=7,
         )
         write_seconds = time.perf_counter() - start
+        note(f"cohort written ({write_seconds:.0f} s)")
         model = np.zeros(m, dtype=bool)
         model[np.linspace(0, m - 1, k).astype(int)] = True
         spawn = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
             cg = pool.submit(cg_pipeline, files.prefix, files.trait, model,
-                             args.max_refine).result()
+                             args.refine).result()
         info = cg["info"]
+        note(f"CG pipeline done ({sum(cg['seconds']):.0f} s)")
         start = time.perf_counter()
         ref_chi2, ref_pvalue, gram_seconds = lowrank_reference(
-            files.prefix, files.trait, model, info["delta"])
+            files.prefix, files.trait, model, info["delta"], args.reference_precision)
         reference_seconds = time.perf_counter() - start
-    default, calibrated = cg["default"], cg["calibrated"]
+    refined, calibrated = cg["refined"], cg["calibrated"]
     print(f"cohort: n = {n}, m = {m}, 10 chromosomes, {families} families of 4, "
           f"{n - 4 * families} unrelated; kinship from {k} evenly spread variants; "
           f"reference max χ² {np.nanmax(ref_chi2):.1f}, "
           f"{int((ref_chi2 > STRONG).sum())} variants with χ² > {STRONG:g}")
     print(f"{'step':<44}{'seconds':>10}")
     for name, sec in (("write PLINK files (simulate_families_to_plink)", write_seconds),
-                      ("matfree_scan, default mode", cg["seconds"][0]),
-                      ("matfree_scan, calibrated mode at its δ", cg["seconds"][1]),
-                      ("exact low-rank LOCO reference", reference_seconds),
+                      ("matfree_scan, calibrated mode (REML δ)", cg["seconds"][0]),
+                      (f"matfree_scan at that δ, refine {args.refine}", cg["seconds"][1]),
+                      (f"exact low-rank LOCO reference ({args.reference_precision})",
+                       reference_seconds),
                       ("  of which the Gram of the model variants", gram_seconds)):
         print(f"{name:<44}{sec:>10.1f}")
-    iterations = info["iterations"]
+    iterations, second = info["iterations"], cg["refined_info"]
     print(f"CG iterations: reml {iterations['reml']} (per secant evaluation), loco "
-          f"{iterations['loco']} (calibrated-mode run {cg['calibrated_loco']}), refine "
-          f"{iterations.get('refine', '-')} ({info['refined']} variants refined)")
+          f"{iterations['loco']} (second run {second['iterations']['loco']}), refine "
+          f"{second['iterations'].get('refine', '-')} ({second['refined']} variants refined)")
     print(f"δ per chromosome: {np.round(list(info['delta'].values()), 4).tolist()}")
     print(f"calibration constants per chromosome: "
           f"{np.round(list(info['calibration'].values()), 4).tolist()} (jackknife SE "
@@ -216,11 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"calibrated mode vs exact reference at the same δ: χ² ratio for χ² > {STRONG:g} "
           f"({ratio.size} variants) in [{ratio.min():.4f}, {ratio.max():.4f}] (target "
           f"[0.96, 1.04]); max |Δ−log10 p| {dlogp:.3f} (target ≤ 0.15)")
-    exact_rows = (default["denominator"] == "exact").to_numpy()
+    exact_rows = (refined["denominator"] == "exact").to_numpy()
     if exact_rows.any():
-        _, dlogp, dchi2 = agreement(default["chi2"].to_numpy(), default["pvalue"].to_numpy(),
+        _, dlogp, dchi2 = agreement(refined["chi2"].to_numpy(), refined["pvalue"].to_numpy(),
                                     ref_chi2, ref_pvalue, exact_rows)
-        print(f"default mode, its {exact_rows.sum()} refined variants vs the reference: "
+        print(f"the {exact_rows.sum()} refined variants vs the reference: "
               f"max |Δχ²| {dchi2:.2e}, max |Δ−log10 p| {dlogp:.2e}")
     print(f"peak resident memory: CG process {cg['peak']:.2f} GiB (target ≤ 8); this "
           f"process (files, exact reference) {peak_resident_gib():.2f} GiB")

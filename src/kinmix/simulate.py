@@ -530,9 +530,16 @@ class FamilyFiles:
 
 def _family_block(rng: np.random.Generator, width: int, families: int, children: int,
                   unrelated: int) -> np.ndarray:
-    """Complete dosages (n × ``width`` int8) of :func:`simulate_families`' design."""
-    freq = rng.uniform(0.05, 0.5, size=width)
-    founders = rng.binomial(2, freq, size=(2 * families + unrelated, width)).astype(np.int8)
+    """Complete dosages (n × ``width`` int8) of :func:`simulate_families`' design.
+
+    A founder's dosage is the sum of two Bernoulli(:math:`p_j`) alleles (Binomial(2,
+    :math:`p_j`), drawn as two float32 uniforms: several times faster than
+    ``Generator.binomial``).
+    """
+    freq = rng.uniform(0.05, 0.5, size=width).astype(np.float32)
+    shape = (2 * families + unrelated, width)
+    founders = (rng.random(shape, dtype=np.float32) < freq).astype(np.int8)
+    founders += rng.random(shape, dtype=np.float32) < freq
     mothers = np.repeat(founders[0 : 2 * families : 2], children, axis=0)
     fathers = np.repeat(founders[1 : 2 * families : 2], children, axis=0)
     kids = (rng.random(mothers.shape, dtype=np.float32) < mothers / 2).astype(np.int8)
@@ -614,8 +621,9 @@ def simulate_families_to_plink(
     every variant causal, the same row order and chromosome runs), drawn
     ``block_variants`` variants at a time (:func:`family_blocks`) so that no n × m array
     is ever held: each block is packed into the ``.bed`` (two bits a call) and its
-    standardised dosages add :math:`Z_b\beta_b` to the polygenic score. Memory is
-    :math:`O(n\,b)` (about 20 bytes per call of a block), time :math:`O(nm)`. The trait
+    standardised dosages (float32) add :math:`Z_b\beta_b` to the polygenic score. Memory
+    is :math:`O(n\,b)` (about 20 bytes per call of a block), time :math:`O(nm)` (about
+    0.4 s per 10⁷ calls on one core). The trait
     :math:`\sqrt{h^2}\,s/\operatorname{sd}(s) + \sqrt{1-h^2}\,e`, with
     :math:`s = Z\beta/\sqrt m`, goes to the ``.fam``'s 6th column. The random streams
     differ from :func:`simulate_families`' (one per block), so equal seeds give equal
@@ -656,11 +664,12 @@ def simulate_families_to_plink(
                 variants=variants, missing=missing, seed=seed, block_variants=block_variants,
             ):
                 bed.write(_bed_bytes(complete, observed))
-                Z = complete - complete.mean(axis=0, dtype=np.float64)
+                Z = complete.astype(np.float32)
+                Z -= Z.mean(axis=0)
                 sd = Z.std(axis=0)
                 Z = Z[:, sd > 0] / sd[sd > 0]
                 effects = np.random.default_rng([seed, start]).standard_normal(Z.shape[1])
-                score += Z @ effects
+                score += Z @ effects.astype(np.float32)
         score /= np.sqrt(variants)
         noise = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
         spread = score.std() if score.std() > 0 else 1.0
