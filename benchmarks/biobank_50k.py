@@ -17,7 +17,8 @@ Steps, one after the other so that their memory never adds up:
 2. **CG pipeline** in a fresh (spawned) process that reads those files:
    :func:`kinmix.matfree.matfree_scan` in calibrated mode (Monte-Carlo REML δ per
    chromosome, LOCO solves, the calibrated statistic of every variant), then at that δ the
-   exact refine of the ``--refine`` variants of smallest p (see :func:`cg_pipeline`).
+   pipeline's refine stage for the ``--refine`` variants of smallest p (see
+   :func:`cg_pipeline`).
    Its peak resident memory is that process's own (``VmHWM``).
 3. **Exact reference** in this process, at the same δ per chromosome: with
    :math:`W_c` the n × k_c standardised model variants off chromosome c and
@@ -67,7 +68,9 @@ from scipy.special import chdtrc
 from _timing import peak_resident_gib
 from kinmix.io import read_plink
 from kinmix.matfree import GenotypeGRM, matfree_scan
+from kinmix.matfree.association import refine as refine_stage
 from kinmix.matfree.operator import decode_standardised, encode
+from kinmix.matfree.pipeline import TOLERANCES
 from kinmix.simulate import simulate_families_to_plink
 
 #: Variants read, standardised and multiplied at a time by the reference.
@@ -81,40 +84,46 @@ def cg_pipeline(prefix: Path, trait: np.ndarray, model: np.ndarray, refine: int)
     times and the process's own peak memory. kinmix's CG and REML progress goes to stderr
     with time stamps.
 
-    Run 1 is :func:`matfree_scan` in calibrated mode (Monte-Carlo REML δ per chromosome,
-    LOCO solves, calibrated statistic of every variant, no refine). Run 2 refines the
-    ``refine`` variants of smallest p at run 1's δ (this cohort has no p < 1e-6, so the
-    default rule would refine none and leave the refine stage unmeasured); it reuses run
-    1's encoded genotypes (:meth:`GenotypeGRM.from_genotypes` is memoised here) rather
-    than encoding the files twice.
+    First :func:`matfree_scan` in calibrated mode (Monte-Carlo REML δ per chromosome,
+    LOCO solves, the calibrated statistic of every variant, no refine). Then the refine
+    stage (:func:`kinmix.matfree.association.refine`, float64 solves to the pipeline's
+    refine tolerance) of the ``refine`` variants of smallest p at that δ, on the scan's own
+    encoded genotypes (:meth:`GenotypeGRM.from_genotypes` is wrapped here to keep them):
+    this cohort has no p < 1e-6, so the default rule would refine none and leave the
+    stage unmeasured.
     """
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("kinmix.matfree").setLevel(logging.INFO)
     build = GenotypeGRM.from_genotypes.__func__
-    built = {}
+    built = []
 
-    def memoised(cls, genotypes, chromosomes, **options):
-        if id(genotypes) not in built:
-            built[id(genotypes)] = build(cls, genotypes, chromosomes, **options)
-        return built[id(genotypes)]
+    def recording(cls, genotypes, chromosomes, **options):
+        built.append(build(cls, genotypes, chromosomes, **options))
+        return built[-1]
 
-    GenotypeGRM.from_genotypes = classmethod(memoised)
-    genotypes = read_plink(prefix)
+    GenotypeGRM.from_genotypes = classmethod(recording)
     start = time.perf_counter()
-    calibrated = matfree_scan(genotypes, trait, model=model, refine_pvalue=0.0,
+    calibrated = matfree_scan(read_plink(prefix), trait, model=model, refine_pvalue=0.0,
                               refine_error=None)
     calibrated_seconds = time.perf_counter() - start
     info = calibrated.attrs["matfree"]
     note(f"calibrated-mode scan done ({calibrated_seconds:.0f} s)")
     start = time.perf_counter()
-    refined = matfree_scan(genotypes, trait, model=model, delta=info["delta"],
-                           refine_pvalue=1.0, refine_error=None, max_refine=refine)
+    op = built[0]
+    stored_of_input = np.argsort(op.order)
+    chosen = np.argsort(calibrated["pvalue"].to_numpy())[:refine]
+    idx, stats, solution = refine_stage(
+        op, np.asarray(trait, dtype=np.float64), np.ones((op.n, 1)),
+        np.sort(stored_of_input[chosen]),
+        {g: info["delta"][label] for g, label in enumerate(op.groups)},
+        tol=TOLERANCES["refine"], maxiter=500,
+    )
     refined_seconds = time.perf_counter() - start
-    keep = ["chrom", "chi2", "pvalue", "denominator"]
     return {
-        "calibrated": calibrated[keep], "refined": refined[keep], "info": info,
-        "refined_info": refined.attrs["matfree"],
-        "seconds": (calibrated_seconds, refined_seconds), "peak": peak_resident_gib(),
+        "calibrated": calibrated[["chrom", "chi2", "pvalue"]], "info": info,
+        "refined": (op.order[idx], stats.chi2, stats.pvalue), "refine_iterations":
+        solution.iterations, "seconds": (calibrated_seconds, refined_seconds),
+        "peak": peak_resident_gib(),
     }
 
 
@@ -199,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", type=int, default=10000)
     parser.add_argument("--model-variants", type=int, default=5000,
                         help="kinship from this many evenly spread variants")
-    parser.add_argument("--refine", type=int, default=100,
+    parser.add_argument("--refine", type=int, default=50,
                         help="refine this many variants of smallest p (CG refine stage)")
     parser.add_argument("--reference-precision", choices=("float32", "float64"),
                         default="float32", help="GEMM precision of the exact reference")
@@ -237,15 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'step':<44}{'seconds':>10}")
     for name, sec in (("write PLINK files (simulate_families_to_plink)", write_seconds),
                       ("matfree_scan, calibrated mode (REML δ)", cg["seconds"][0]),
-                      (f"matfree_scan at that δ, refine {args.refine}", cg["seconds"][1]),
+                      (f"refine stage, {args.refine} variants", cg["seconds"][1]),
                       (f"exact low-rank LOCO reference ({args.reference_precision})",
                        reference_seconds),
                       ("  of which the Gram of the model variants", gram_seconds)):
         print(f"{name:<44}{sec:>10.1f}")
-    iterations, second = info["iterations"], cg["refined_info"]
+    iterations = info["iterations"]
     print(f"CG iterations: reml {iterations['reml']} (per secant evaluation), loco "
-          f"{iterations['loco']} (second run {second['iterations']['loco']}), refine "
-          f"{second['iterations'].get('refine', '-')} ({second['refined']} variants refined)")
+          f"{iterations['loco']}, refine {cg['refine_iterations']} ({args.refine} variants)")
     print(f"δ per chromosome: {np.round(list(info['delta'].values()), 4).tolist()}")
     print(f"calibration constants per chromosome: "
           f"{np.round(list(info['calibration'].values()), 4).tolist()} (jackknife SE "
@@ -257,12 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"calibrated mode vs exact reference at the same δ: χ² ratio for χ² > {STRONG:g} "
           f"({ratio.size} variants) in [{ratio.min():.4f}, {ratio.max():.4f}] (target "
           f"[0.96, 1.04]); max |Δ−log10 p| {dlogp:.3f} (target ≤ 0.15)")
-    exact_rows = (refined["denominator"] == "exact").to_numpy()
-    if exact_rows.any():
-        _, dlogp, dchi2 = agreement(refined["chi2"].to_numpy(), refined["pvalue"].to_numpy(),
-                                    ref_chi2, ref_pvalue, exact_rows)
-        print(f"the {exact_rows.sum()} refined variants vs the reference: "
-              f"max |Δχ²| {dchi2:.2e}, max |Δ−log10 p| {dlogp:.2e}")
+    rows, chi2, pvalue = refined
+    if rows.size:
+        dchi2 = np.nanmax(np.abs(chi2 - ref_chi2[rows]))
+        dlogp = np.nanmax(np.abs(np.log10(pvalue) - np.log10(ref_pvalue[rows])))
+        print(f"the {rows.size} refined variants vs the reference: max |Δχ²| {dchi2:.2e}, "
+              f"max |Δ−log10 p| {dlogp:.2e}")
     print(f"peak resident memory: CG process {cg['peak']:.2f} GiB (target ≤ 8); this "
           f"process (files, exact reference) {peak_resident_gib():.2f} GiB")
     return 0
