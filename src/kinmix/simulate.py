@@ -622,8 +622,8 @@ def simulate_families_to_plink(
     ``block_variants`` variants at a time (:func:`family_blocks`) so that no n × m array
     is ever held: each block is packed into the ``.bed`` (two bits a call) and its
     standardised dosages (float32) add :math:`Z_b\beta_b` to the polygenic score. Memory
-    is :math:`O(n\,b)` (about 20 bytes per call of a block), time :math:`O(nm)` (about
-    0.4 s per 10⁷ calls on one core). The trait
+    is :math:`O(n\,b)` (a few tens of bytes per call of a block), time :math:`O(nm)`
+    (measured 0.6–0.75 s per 10⁷ calls on a loaded two-core machine). The trait
     :math:`\sqrt{h^2}\,s/\operatorname{sd}(s) + \sqrt{1-h^2}\,e`, with
     :math:`s = Z\beta/\sqrt m`, goes to the ``.fam``'s 6th column. The random streams
     differ from :func:`simulate_families`' (one per block), so equal seeds give equal
