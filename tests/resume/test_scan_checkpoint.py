@@ -226,3 +226,39 @@ def test_scan_checkpoint__a_failing_batch_commit_names_the_folder_and_resumes_la
     pd.testing.assert_frame_equal(got, kinmix.scan(G, y, K=K, block_size=8), check_exact=True)
     assert [p.suffix for p in (folder / ".kinmix").glob("block-*")] == []
     assert len(list((folder / ".kinmix").glob("*.batch"))) == 1
+
+
+def test_a_blocks_packed_arrays_give_back_its_result_bit_for_bit():
+    import dataclasses
+
+    from kinmix.gwas._block import BlockResult
+    from kinmix.gwas._driver import _arrays, _block_result
+
+    rng = np.random.default_rng(3)
+    P, m, q = 2, 5, 2
+    per_trait = rng.standard_normal((P, m))
+    per_trait[0, 1] = np.nan
+    result = BlockResult(
+        nobs=np.array([7, 7, 6, 0, 7]),
+        af=np.array([0.1, np.nan, 0.3, np.nan, 5e-324]),
+        reason=np.array([0, 0, 3, 2, 0], dtype=np.int8),
+        beta=per_trait, se=per_trait * 2, chi2=per_trait**2, pvalue=np.abs(per_trait),
+        lml=-per_trait, scale=np.exp(per_trait),
+        beta_gxe=rng.standard_normal((P, m, q)), se_gxe=rng.standard_normal((P, m, q)),
+        extra={"wald": per_trait + 1, "f": per_trait - 1},
+    )
+    packed = _arrays(result)
+    assert set(packed) == {"names", "dtypes", "shapes", "values"}
+    again = _block_result(packed)
+    for field in dataclasses.fields(BlockResult):
+        want, got = getattr(result, field.name), getattr(again, field.name)
+        if field.name == "extra":
+            assert list(got) == ["wald", "f"]
+            for name in want:
+                np.testing.assert_array_equal(got[name], want[name])
+            continue
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    plain = dataclasses.replace(result, beta_gxe=None, se_gxe=None, extra=None)
+    back = _block_result(_arrays(plain))
+    assert back.beta_gxe is None and back.se_gxe is None and back.extra is None

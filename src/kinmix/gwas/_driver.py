@@ -438,23 +438,43 @@ def _run_checkpointed(
 
 
 def _arrays(result: BlockResult) -> dict[str, np.ndarray]:
-    """A block's results as named arrays (``extra`` columns as ``extra:<name>``, in order)."""
-    arrays = {}
+    """A block's results packed into four arrays (``extra`` columns as ``extra:<name>``,
+    in order): ``names``, ``dtypes``, ``shapes`` (padded with -1) and ``values``, every
+    array's entries in float64, one after another — exact for the block's float64, int64
+    counts and int8 codes, and one ``.npz`` member instead of one per field (each costs
+    ``numpy.savez`` about a quarter of a millisecond)."""
+    named = {}
     for field in dataclasses.fields(result):
         value = getattr(result, field.name)
         if field.name == "extra":
             for name, column in (value or {}).items():
-                arrays[f"extra:{name}"] = column
+                named[f"extra:{name}"] = np.asarray(column)
         elif value is not None:
-            arrays[field.name] = value
-    return arrays
+            named[field.name] = np.asarray(value)
+    shapes = np.full((len(named), 3), -1, dtype=np.int64)
+    for row, value in enumerate(named.values()):
+        shapes[row, : value.ndim] = value.shape
+    return {
+        "names": np.array(list(named)),
+        "dtypes": np.array([value.dtype.str for value in named.values()]),
+        "shapes": shapes,
+        "values": np.concatenate([value.ravel().astype(np.float64) for value in named.values()]),
+    }
 
 
 def _block_result(arrays: dict[str, np.ndarray]) -> BlockResult:
-    """The :class:`BlockResult` stored by :func:`_arrays`."""
+    """The :class:`BlockResult` packed by :func:`_arrays`."""
+    unpacked, start = {}, 0
+    for name, dtype, shape in zip(arrays["names"], arrays["dtypes"], arrays["shapes"],
+                                  strict=True):
+        shape = tuple(int(size) for size in shape if size >= 0)
+        size = int(np.prod(shape, dtype=np.int64))
+        unpacked[str(name)] = arrays["values"][start : start + size].astype(str(dtype))
+        unpacked[str(name)] = unpacked[str(name)].reshape(shape)
+        start += size
     names = {f.name for f in dataclasses.fields(BlockResult)}
-    values = {name: arrays.get(name) for name in names - {"extra"}}
-    extra = {key[6:]: value for key, value in arrays.items() if key.startswith("extra:")}
+    values = {name: unpacked.get(name) for name in names - {"extra"}}
+    extra = {key[6:]: value for key, value in unpacked.items() if key.startswith("extra:")}
     return BlockResult(**values, extra=extra or None)
 
 
