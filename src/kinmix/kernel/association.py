@@ -339,11 +339,18 @@ def reduce_block(null: ScanNull, rotated: RotatedBlock, MM: np.ndarray | None) -
     u = MVy - np.einsum("pcmq,pc->pmq", XVM, null.beta)
 
     # Symmetric eigendecomposition of the small Schur complements: robust to collinearity.
-    evals, evecs = np.linalg.eigh(schur)
+    # A 1×1 complement is its own eigenvalue, with eigenvector 1: the same numbers as
+    # LAPACK's, without a batched eigh call per variant.
     ref = np.maximum(np.abs(np.diagonal(MVM, axis1=-2, axis2=-1)).max(axis=-1), 1e-300)
-    degenerate = evals.min(axis=-1) <= COLLINEARITY_RTOL * ref
-    safe = np.where(degenerate[..., None], 1.0, evals)
-    S_inv = np.einsum("pmqa,pma,pmra->pmqr", evecs, 1.0 / safe, evecs)
+    if q == 1:
+        evals = schur[..., 0]
+        degenerate = evals[..., 0] <= COLLINEARITY_RTOL * ref
+        S_inv = (1.0 / np.where(degenerate[..., None], 1.0, evals))[..., None]
+    else:
+        evals, evecs = np.linalg.eigh(schur)
+        degenerate = evals.min(axis=-1) <= COLLINEARITY_RTOL * ref
+        safe = np.where(degenerate[..., None], 1.0, evals)
+        S_inv = np.einsum("pmqa,pma,pmra->pmqr", evecs, 1.0 / safe, evecs)
 
     alpha = np.einsum("pmqr,pmr->pmq", S_inv, u)
     rss1 = null.rss[:, None] - np.einsum("pmq,pmq->pm", alpha, u)
