@@ -41,6 +41,30 @@ def test_product__inactive_columns_are_zero(cohort):
     assert np.all(out[:, 1] == 0) and np.all(np.abs(out[:, [0, 2]]).sum(axis=0) > 0)
 
 
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_product__decoded_cache_gives_the_same_bits_and_keeps_to_its_cap(cohort, precision):
+    rng = np.random.default_rng(4)
+    groups = np.array([WHOLE_GENOME, 0, 1, 2])
+    V = rng.standard_normal((cohort.dosages.shape[0], groups.size))
+    results = {}
+    some = 3.5 * V.shape[0] * 37 * np.dtype(precision).itemsize / 2**30  # a few blocks
+    for gib in (0.0, 2.0, some):  # no cache, everything cached, room for a few blocks
+        op = GenotypeGRM.from_genotypes(cohort.dosages, cohort.chromosomes, block_size=37,
+                                        precision=precision, cache_gib=gib)
+        first = op.product(V, groups)
+        again = op.product(V, groups)  # from the cache where the blocks were kept
+        np.testing.assert_array_equal(first, again)
+        held = sum(Z.nbytes for Z in op._decoded.values())
+        assert held <= gib * 2**30
+        results[gib] = (first, len(op._decoded))
+    np.testing.assert_array_equal(results[2.0][0], results[0.0][0])
+    np.testing.assert_array_equal(results[some][0], results[0.0][0])
+    blocks = len(GenotypeGRM.from_genotypes(cohort.dosages, cohort.chromosomes,
+                                            block_size=37).blocks)
+    assert results[0.0][1] == 0 and results[2.0][1] == blocks
+    assert 0 < results[some][1] < blocks
+
+
 def test_model_mask__only_model_variants_build_the_kinship(cohort):
     model = np.arange(cohort.dosages.shape[1]) % 3 != 0
     op = GenotypeGRM.from_genotypes(
@@ -95,6 +119,7 @@ def test_encode__refuses_fractional_dosages():
         ({"model": [True]}, "one flag per variant"),
         ({"block_size": 0}, "block_size must be a positive integer"),
         ({"precision": "float16"}, "precision must be"),
+        ({"cache_gib": -1}, "cache_gib must be"),
     ],
 )
 def test_from_genotypes__rejects_bad_arguments(kwargs, match):
