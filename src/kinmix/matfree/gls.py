@@ -83,7 +83,9 @@ class Projected:
     r"""Per group: :math:`P_c y`, :math:`P_c e` and the small products a test needs.
 
     ``Py`` (n, G) and ``Pe`` (n, total extras) arrays (NumPy or Dask); ``rss0`` (G,)
-    :math:`y^\top P_c y`; ``ePe``, ``ePy`` (total extras,) per extra column.
+    :math:`y^\top P_c y`; ``ePe``, ``ePy`` (total extras,) per extra column; ``coef``
+    per group the (c, width) matrix :math:`A_c^{-1}X^\top V_c^{-1}[y, X, e]`, so that
+    the group's projected columns are :math:`S_g - S_X\,\mathrm{coef}_g`.
     """
 
     Py: Any
@@ -91,13 +93,14 @@ class Projected:
     rss0: np.ndarray
     ePe: np.ndarray
     ePy: np.ndarray
+    coef: tuple = ()
 
 
 def project(batch: Batch, B: Any, S: Any, backend: Any) -> Projected:
     """Apply the REML projection to the solves ``S`` = :math:`V^{-1}B` of a batch."""
     c = batch.ncov
     off = batch.offsets
-    Py_parts, Pe_parts, corrections = [], [], []
+    Py_parts, Pe_parts, corrections, coefs = [], [], [], []
     for g in range(batch.groups.size):
         lo, hi = off[g], off[g + 1]
         # [y, X]^T S_g: (1+c) × width, one small reduction.
@@ -111,6 +114,7 @@ def project(batch: Batch, B: Any, S: Any, backend: Any) -> Projected:
         A = 0.5 * (A + A.T)
         XVv = small[1:, :]  # X^T V^{-1} [y, X, e]
         coef = np.linalg.solve(A, XVv)  # A^{-1} X^T V^{-1} v
+        coefs.append(coef)
         SX = S[:, lo + 1 : lo + 1 + c]
         P = S[:, lo:hi] - SX @ coef
         Py_parts.append(P[:, :1])
@@ -127,6 +131,7 @@ def project(batch: Batch, B: Any, S: Any, backend: Any) -> Projected:
         rss0=np.asarray(rss0),
         ePe=np.asarray(ePe),
         ePy=np.concatenate(ePy) if ePy else np.empty(0),
+        coef=tuple(coefs),
     )
 
 
@@ -148,11 +153,21 @@ def solve_batch(
     tol: float,
     maxiter: int,
     precision: Any = None,
+    start: tuple[Any, Any] | None = None,
 ) -> tuple[Any, cg.CGSolution]:
-    """Solve :math:`V_{c_k}^{-1} b_k` for a batch; ``deltas`` has one δ per group."""
+    """Solve :math:`V_{c_k}^{-1} b_k` for a batch; ``deltas`` has one δ per group.
+
+    ``start`` = (X0, KX0) warm-starts the solve from X0, given its LOCO kinship products
+    :math:`[K_{-c_k} x_{0k}]_k` (so that :math:`V_k x_{0k}` costs no operator pass).
+    """
     backend = cg.DaskBackend() if op.distributed else cg.NumpyBackend()
     column_delta = np.repeat(np.asarray(deltas, dtype=np.float64), batch.width)
     apply = covariance(op, batch.column_groups(), column_delta, precision)
     B = backend.asarray(B)
-    result = cg.solve(apply, B, stage=stage, tol=tol, maxiter=maxiter, backend=backend)
+    x0 = Ax0 = None
+    if start is not None:
+        x0, KX0 = start
+        Ax0 = KX0 * (1.0 - column_delta) + x0 * column_delta
+    result = cg.solve(apply, B, stage=stage, tol=tol, maxiter=maxiter, backend=backend,
+                      x0=x0, Ax0=Ax0)
     return B, result
